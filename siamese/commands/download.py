@@ -1,0 +1,24 @@
+"""``siamese download``: fetch and verify the AT&T faces."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "download",
+        help="download and verify the AT&T faces",
+        description="Download the AT&T Database of Faces, verify every file against packaged "
+        "SHA-256 checksums, and unpack it into --data.",
+    )
+    parser.add_argument("--data", default="data/att_faces", help="folder to create (default: %(default)s)")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from siamese.download import download_att_faces
+
+    folder = download_att_faces(args.data)
+    print(f"AT&T faces ready in {folder}")
+    return 0

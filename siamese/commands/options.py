@@ -1,0 +1,96 @@
+"""Command-line options shared by ``train`` and ``compare``."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer; received {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer; received {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number; received {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number; received {text!r}")
+    return value
+
+
+def image_size(text: str) -> tuple[int, int]:
+    parts = text.lower().replace("x", " ").replace(",", " ").split()
+    if len(parts) != 2 or not all(part.isdigit() and int(part) > 0 for part in parts):
+        raise argparse.ArgumentTypeError(f"expected HEIGHTxWIDTH in pixels such as 56x46; received {text!r}")
+    return int(parts[0]), int(parts[1])
+
+
+def add_training_options(parser: argparse.ArgumentParser, *, single_optimizer: bool = True) -> None:
+    """Add the training settings of :class:`~siamese.training.TrainConfig` to ``parser``."""
+    from siamese.config import OPTIMIZERS, TrainConfig
+
+    defaults = TrainConfig()
+    group = parser.add_argument_group("training")
+    group.add_argument("--epochs", type=positive_int, default=defaults.epochs, help="training epochs (default: %(default)s)")
+    group.add_argument(
+        "--steps-per-epoch", type=positive_int, default=defaults.steps_per_epoch,
+        help="batches per epoch (default: %(default)s)",
+    )
+    if single_optimizer:
+        group.add_argument(
+            "--optimizer", default=defaults.optimizer, type=str.lower, choices=OPTIMIZERS,
+            help="optimizer (default: %(default)s)",
+        )
+        group.add_argument(
+            "--learning-rate", type=positive_float, default=None,
+            help="initial learning rate, decayed to 0 along a cosine (default: the optimizer's usual rate)",
+        )
+    group.add_argument("--seed", type=int, default=defaults.seed, help="seed for weights, batches and augmentation (default: %(default)s)")
+    group.add_argument(
+        "--image-size", type=image_size, default=defaults.image_size,
+        help="network input HEIGHTxWIDTH in pixels (default: %s)" % "x".join(map(str, defaults.image_size)),
+    )
+    group.add_argument("--margin", type=positive_float, default=defaults.margin, help="contrastive-loss margin (default: %(default)s)")
+    group.add_argument(
+        "--embedding-dim", type=positive_int, default=defaults.embedding_dim,
+        help="embedding length (default: %(default)s)",
+    )
+    group.add_argument(
+        "--identities-per-batch", type=positive_int, default=defaults.identities_per_batch,
+        help="people per batch (default: %(default)s)",
+    )
+    group.add_argument(
+        "--images-per-identity", type=positive_int, default=defaults.images_per_identity,
+        help="images of each person per batch, at least 2 (default: %(default)s)",
+    )
+    group.add_argument("--no-augment", action="store_true", help="train without random augmentation")
+    group.add_argument("--quiet", action="store_true", help="print one line per epoch instead of a progress bar")
+
+
+def training_config(args: argparse.Namespace, **overrides):
+    """Build a :class:`~siamese.training.TrainConfig` from parsed options."""
+    from siamese.config import TrainConfig
+
+    settings = {
+        "epochs": args.epochs,
+        "steps_per_epoch": args.steps_per_epoch,
+        "seed": args.seed,
+        "image_size": args.image_size,
+        "margin": args.margin,
+        "embedding_dim": args.embedding_dim,
+        "identities_per_batch": args.identities_per_batch,
+        "images_per_identity": args.images_per_identity,
+        "augment": not args.no_augment,
+    }
+    if hasattr(args, "optimizer"):
+        settings["optimizer"] = args.optimizer
+        settings["learning_rate"] = args.learning_rate
+    settings.update(overrides)
+    return TrainConfig(**settings)

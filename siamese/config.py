@@ -1,0 +1,102 @@
+"""Training settings, kept free of Keras imports so the command line starts fast."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+
+# Network input as (height, width): half the AT&T resolution, which trains about four times
+# faster than the full 112x92.
+DEFAULT_IMAGE_SIZE = (56, 46)
+DEFAULT_WIDTHS = (32, 64, 128)
+DEFAULT_EMBEDDING_DIM = 64
+
+# Default learning rate per optimizer: each optimizer's usual starting value for small CNNs.
+# A comparison that passes --learning-rate overrides them all with one value.
+OPTIMIZER_DEFAULT_LEARNING_RATES = {
+    "rmsprop": 1e-3,
+    "adam": 1e-3,
+    "adamw": 1e-3,
+    "nadam": 1e-3,
+    "adamax": 2e-3,
+    "sgd": 1e-2,
+    "adagrad": 1e-2,
+    "adadelta": 1.0,
+}
+OPTIMIZERS = tuple(OPTIMIZER_DEFAULT_LEARNING_RATES)
+
+
+def resolve_optimizer(name: str, learning_rate: float | None) -> tuple[str, float]:
+    """Return the lower-case optimizer name and its initial learning rate.
+
+    Raises:
+        ValueError: the name is unknown (the message lists the valid ones) or the rate is
+            not positive.
+    """
+    key = str(name).lower()
+    if key not in OPTIMIZER_DEFAULT_LEARNING_RATES:
+        raise ValueError(f"Unknown optimizer {name!r}; expected one of: {', '.join(OPTIMIZERS)}.")
+    rate = OPTIMIZER_DEFAULT_LEARNING_RATES[key] if learning_rate is None else float(learning_rate)
+    if not rate > 0:
+        raise ValueError(f"learning_rate must be positive; received {learning_rate}.")
+    return key, rate
+
+
+@dataclass
+class TrainConfig:
+    """Settings of one training run; every field is written to ``config.json``.
+
+    Attributes:
+        image_size: network input ``(height, width)`` in pixels.
+        epochs: passes of ``steps_per_epoch`` batches.
+        steps_per_epoch: batches per epoch.
+        identities_per_batch: people per batch.
+        images_per_identity: images per person per batch.
+        optimizer: optimizer name (see ``OPTIMIZERS``).
+        learning_rate: initial learning rate; ``None`` uses the optimizer's default.
+        margin: contrastive-loss margin.
+        embedding_dim: embedding length.
+        widths: filters of each convolution block.
+        dropout: dropout rate before the embedding layer.
+        convs_per_block: 3×3 convolutions per block.
+        augment: apply random augmentation to training images.
+        use_ema: evaluate and save the moving average of the weights.
+        seed: seeds weights, batches and augmentation.
+    """
+
+    image_size: tuple[int, int] = DEFAULT_IMAGE_SIZE
+    epochs: int = 30
+    steps_per_epoch: int = 30
+    identities_per_batch: int = 16
+    images_per_identity: int = 4
+    optimizer: str = "adam"
+    learning_rate: float | None = None
+    margin: float = 1.0
+    embedding_dim: int = DEFAULT_EMBEDDING_DIM
+    widths: tuple[int, ...] = DEFAULT_WIDTHS
+    dropout: float = 0.2
+    convs_per_block: int = 2
+    augment: bool = True
+    use_ema: bool = True
+    seed: int = 0
+
+    def __post_init__(self):
+        self.image_size = tuple(int(side) for side in self.image_size)
+        self.widths = tuple(int(width) for width in self.widths)
+        for name in ("epochs", "steps_per_epoch", "identities_per_batch", "images_per_identity"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"{name} must be a positive integer; received {value!r}.")
+        if self.images_per_identity < 2:
+            raise ValueError(
+                f"images_per_identity must be at least 2 so batches hold same-person pairs; "
+                f"received {self.images_per_identity}."
+            )
+        if not self.margin > 0:
+            raise ValueError(f"margin must be positive; received {self.margin}.")
+        resolve_optimizer(self.optimizer, self.learning_rate)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)

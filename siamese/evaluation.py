@@ -1,0 +1,258 @@
+"""Evaluate embeddings on identities the network never saw.
+
+Two views of the same embeddings:
+
+* identification: N-way one-shot accuracy, where one random image per test identity forms the
+  gallery and every other image is a query matched to its nearest gallery embedding;
+* verification: every pair of test images, scored by distance, summarised by ROC AUC, equal
+  error rate (EER), and balanced accuracy at a threshold chosen on the training identities.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+from sklearn.metrics import roc_auc_score, roc_curve
+
+from siamese.data import FaceDataset
+from siamese.pairs import all_pairs
+
+
+def embed(network: keras.Model, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """Embed float32 images ``(n, height, width, 1)``; returns float32 ``(n, dim)``."""
+    if len(images) == 0:
+        return np.zeros((0, network.output_shape[-1]), dtype=np.float32)
+    outputs = [
+        keras.ops.convert_to_numpy(network(images[start : start + batch_size], training=False))
+        for start in range(0, len(images), batch_size)
+    ]
+    return np.concatenate(outputs).astype(np.float32)
+
+
+def distance_matrix(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """Euclidean distances ``(n, m)`` between rows of ``first`` ``(n, d)`` and ``second`` ``(m, d)``."""
+    squared = (
+        np.sum(first**2, axis=1)[:, None]
+        - 2.0 * first @ second.T
+        + np.sum(second**2, axis=1)[None, :]
+    )
+    return np.sqrt(np.maximum(squared, 0.0))
+
+
+def one_shot_accuracy(
+    embeddings: np.ndarray,
+    labels: np.ndarray,
+    rng: np.random.Generator,
+    n_draws: int = 200,
+) -> float:
+    """Mean N-way one-shot identification accuracy over ``n_draws`` random galleries.
+
+    In each draw, one random image of each of the N identities is the gallery and all other
+    images are queries; a query is correct when its nearest gallery embedding has its identity.
+
+    Args:
+        embeddings: float ``(n, dim)``.
+        labels: int ``(n,)``; every identity needs at least two images.
+        rng: seeded generator choosing the gallery images.
+        n_draws: number of random galleries averaged. Defaults to 200.
+    """
+    labels = np.asarray(labels)
+    identities = np.unique(labels)
+    members = [np.flatnonzero(labels == identity) for identity in identities]
+    if len(identities) < 2 or min(len(indices) for indices in members) < 2:
+        raise ValueError("One-shot evaluation needs at least two identities with two images each.")
+
+    distances = distance_matrix(embeddings, embeddings)
+    scores = []
+    for _ in range(n_draws):
+        gallery = np.array([rng.choice(indices) for indices in members])
+        queries = np.setdiff1d(np.arange(len(labels)), gallery)
+        nearest = np.argmin(distances[np.ix_(queries, gallery)], axis=1)
+        scores.append(np.mean(identities[nearest] == labels[queries]))
+    return float(np.mean(scores))
+
+
+def equal_error_rate(pair_labels: np.ndarray, distances: np.ndarray) -> tuple[float, float]:
+    """Return ``(eer, threshold)`` where the false accept and false reject rates meet.
+
+    ``pair_labels`` uses 1 for same person; a pair is accepted when its distance is at most
+    the threshold. Between ROC points the rates are interpolated linearly.
+    """
+    false_positive, true_positive, thresholds = roc_curve(pair_labels, -np.asarray(distances))
+    false_negative = 1.0 - true_positive
+    crossing = np.flatnonzero(false_negative <= false_positive)[0]
+    if crossing == 0:
+        return float(false_positive[0]), float(-thresholds[0])
+
+    # Interpolate between the last point with FNR > FPR and the first with FNR <= FPR.
+    before, after = crossing - 1, crossing
+    gap_before = false_negative[before] - false_positive[before]
+    gap_after = false_negative[after] - false_positive[after]
+    weight = gap_before / (gap_before - gap_after)
+    eer = false_positive[before] + weight * (false_positive[after] - false_positive[before])
+    threshold = -(thresholds[before] + weight * (thresholds[after] - thresholds[before]))
+    return float(eer), float(threshold)
+
+
+def balanced_accuracy(pair_labels: np.ndarray, distances: np.ndarray, threshold: float) -> float:
+    """Mean of the accuracy on same-person pairs and on different-person pairs at ``distance < threshold``."""
+    pair_labels = np.asarray(pair_labels)
+    predicted_same = np.asarray(distances) < threshold
+    true_positive_rate = np.mean(predicted_same[pair_labels == 1])
+    true_negative_rate = np.mean(~predicted_same[pair_labels == 0])
+    return float(0.5 * (true_positive_rate + true_negative_rate))
+
+
+def choose_threshold(pair_labels: np.ndarray, distances: np.ndarray) -> float:
+    """Return the distance threshold that maximises balanced accuracy on these pairs.
+
+    Candidates are midpoints between consecutive sorted distances.
+    """
+    pair_labels = np.asarray(pair_labels)
+    order = np.argsort(distances)
+    sorted_distances = np.asarray(distances)[order]
+    sorted_labels = pair_labels[order]
+
+    # Accepting the first k pairs: true positives grow with each positive, true negatives
+    # shrink with each negative.
+    positives = max(int(np.sum(sorted_labels == 1)), 1)
+    negatives = max(int(np.sum(sorted_labels == 0)), 1)
+    true_positive = np.concatenate([[0], np.cumsum(sorted_labels == 1)])
+    true_negative = negatives - np.concatenate([[0], np.cumsum(sorted_labels == 0)])
+    scores = 0.5 * (true_positive / positives + true_negative / negatives)
+    best = int(np.argmax(scores))
+
+    if best == 0:
+        return float(sorted_distances[0] / 2)
+    if best == len(sorted_distances):
+        return float(sorted_distances[-1] * 1.01 + 1e-6)
+    return float((sorted_distances[best - 1] + sorted_distances[best]) / 2)
+
+
+@dataclass
+class Evaluation:
+    """Results of :func:`evaluate`.
+
+    Attributes:
+        metrics: ``one_shot_accuracy``, ``n_way``, ``roc_auc``, ``eer``,
+            ``verification_accuracy`` (balanced accuracy on test pairs at ``threshold``),
+            ``threshold`` (chosen on the training identities) and ``eer_threshold``.
+        pair_labels: int64 ``(pairs,)`` labels of all test pairs, 1 for the same person.
+        distances: float32 ``(pairs,)`` distances of those pairs.
+        index_pairs: int64 ``(pairs, 2)`` indices into the test set.
+        roc: ``(false_positive_rate, true_positive_rate)`` arrays of the test pairs.
+    """
+
+    metrics: dict
+    pair_labels: np.ndarray
+    distances: np.ndarray
+    index_pairs: np.ndarray
+    roc: tuple[np.ndarray, np.ndarray]
+
+
+def evaluate_embeddings(
+    test_embeddings: np.ndarray,
+    test_labels: np.ndarray,
+    rng: np.random.Generator,
+    threshold: float | None = None,
+    n_draws: int = 200,
+) -> Evaluation:
+    """Score test embeddings; see :func:`evaluate`. ``threshold=None`` uses the EER threshold."""
+    index_pairs, pair_labels = all_pairs(test_labels)
+    distances = np.linalg.norm(
+        test_embeddings[index_pairs[:, 0]] - test_embeddings[index_pairs[:, 1]], axis=1
+    ).astype(np.float32)
+
+    eer, eer_threshold = equal_error_rate(pair_labels, distances)
+    if threshold is None:
+        threshold = eer_threshold
+    false_positive, true_positive, _ = roc_curve(pair_labels, -distances)
+
+    metrics = {
+        "one_shot_accuracy": one_shot_accuracy(test_embeddings, test_labels, rng, n_draws),
+        "n_way": int(len(np.unique(test_labels))),
+        "roc_auc": float(roc_auc_score(pair_labels, -distances)),
+        "eer": eer,
+        "verification_accuracy": balanced_accuracy(pair_labels, distances, threshold),
+        "threshold": float(threshold),
+        "eer_threshold": eer_threshold,
+    }
+    return Evaluation(metrics, pair_labels, distances, index_pairs, (false_positive, true_positive))
+
+
+def calibrate_threshold(
+    network: keras.Model,
+    train_set: FaceDataset,
+    rng: np.random.Generator,
+    copies: int = 3,
+) -> float:
+    """Choose the verification threshold on the training identities alone.
+
+    The network has fitted its training images, so their pair distances are smaller than those
+    of new faces and a threshold chosen on them is too strict. Calibrating on ``copies``
+    randomly augmented versions of each training image (pairs of one source image excluded)
+    widens the same-person distances towards what unseen faces show, while still using no test
+    data. Returns the threshold that maximises balanced accuracy on those pairs.
+    """
+    from siamese.augment import Augmentation
+
+    augmentation = Augmentation()
+    images = np.concatenate([augmentation.apply(train_set.images, rng) for _ in range(copies)])
+    sources = np.tile(np.arange(len(train_set)), copies)
+    embeddings = embed(network, images)
+
+    index_pairs, pair_labels = all_pairs(np.tile(train_set.labels, copies))
+    distinct = sources[index_pairs[:, 0]] != sources[index_pairs[:, 1]]
+    index_pairs, pair_labels = index_pairs[distinct], pair_labels[distinct]
+    distances = np.linalg.norm(embeddings[index_pairs[:, 0]] - embeddings[index_pairs[:, 1]], axis=1)
+    return choose_threshold(pair_labels, distances)
+
+
+def evaluate(
+    network: keras.Model,
+    test_set: FaceDataset,
+    train_set: FaceDataset | None,
+    rng: np.random.Generator,
+    n_draws: int = 200,
+) -> Evaluation:
+    """Evaluate an embedding network on unseen test identities.
+
+    The verification threshold comes from :func:`calibrate_threshold` on ``train_set``, so no
+    test information leaks into it. Without ``train_set`` the test EER threshold is used.
+
+    Args:
+        network: the embedding network (or the Siamese pair model's shared network).
+        test_set: identities unseen in training.
+        train_set: the training identities, used only to choose the threshold.
+        rng: seeded generator for the one-shot gallery draws and the calibration.
+        n_draws: one-shot gallery draws to average. Defaults to 200.
+    """
+    threshold = None if train_set is None else calibrate_threshold(network, train_set, rng)
+    test_embeddings = embed(network, test_set.images)
+    return evaluate_embeddings(test_embeddings, test_set.labels, rng, threshold, n_draws)
+
+
+class EpochEvaluation(keras.callbacks.Callback):
+    """Add validation metrics on held-out identities to the history after every epoch.
+
+    Logs ``val_one_shot_accuracy``, ``val_roc_auc`` and ``val_eer``. The numbers are for the
+    curves only: training never selects weights by them.
+    """
+
+    def __init__(self, validation_set: FaceDataset, seed: int = 0, n_draws: int = 50):
+        super().__init__()
+        self.validation_set = validation_set
+        self.seed = seed
+        self.n_draws = n_draws
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None:
+            return
+        embeddings = embed(self.model, self.validation_set.images)
+        rng = np.random.default_rng([self.seed, epoch])
+        result = evaluate_embeddings(embeddings, self.validation_set.labels, rng, n_draws=self.n_draws)
+        logs["val_one_shot_accuracy"] = result.metrics["one_shot_accuracy"]
+        logs["val_roc_auc"] = result.metrics["roc_auc"]
+        logs["val_eer"] = result.metrics["eer"]

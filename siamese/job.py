@@ -1,0 +1,156 @@
+"""The main job: train on the AT&T training identities, evaluate on unseen ones, save everything."""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import os
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from siamese.data import FaceDataset, load_image_folder
+from siamese.download import ensure_att_faces
+from siamese.evaluation import EpochEvaluation, Evaluation, evaluate
+from siamese.files import atomic_write, prepare_output_dir, write_json, write_text
+from siamese.splits import STANDARD_TEST, STANDARD_TRAIN, standard_split, subject_folds
+from siamese.training import TrainConfig, TrainResult, train
+
+logger = logging.getLogger(__name__)
+
+SUMMARY_KEYS = ("one_shot_accuracy", "n_way", "roc_auc", "eer", "verification_accuracy", "threshold", "train_seconds")
+
+
+@dataclass
+class JobResult:
+    """Outputs of :func:`run_training_job`: the trained run, its evaluation and the output folder."""
+
+    out_dir: Path
+    training: TrainResult
+    evaluation: Evaluation
+    metrics: dict
+    train_set: FaceDataset
+    test_set: FaceDataset
+
+
+def split_identities(dataset: FaceDataset, seed: int) -> tuple[list[str], list[str], str]:
+    """Return ``(train_names, test_names, description)``.
+
+    The AT&T layout gets the standard split (s1–s35 against s36–s40). Any other dataset holds
+    out one fifth of its identities, chosen by a permutation seeded with ``seed``.
+    """
+    if all(name in dataset.names for name in STANDARD_TRAIN + STANDARD_TEST):
+        train_names, test_names = standard_split(dataset.names)
+        return train_names, test_names, "standard (train s1-s35, test s36-s40)"
+    if len(dataset.names) < 4:
+        raise ValueError(
+            f"Training needs at least 4 identities (3 to train, 1 to test); the dataset has "
+            f"{len(dataset.names)}."
+        )
+    train_names, test_names = subject_folds(dataset.names, 5, np.random.default_rng(seed))[0]
+    return train_names, test_names, f"seeded hold-out of {len(test_names)} identities (seed {seed})"
+
+
+def run_training_job(
+    data_dir: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    config: TrainConfig,
+    *,
+    overwrite: bool = False,
+    download: bool = True,
+    n_draws: int = 200,
+    verbose: int | str = "auto",
+) -> JobResult:
+    """Train, evaluate and write a complete run folder.
+
+    Writes into ``out_dir``: ``model.keras`` (the two-input Siamese model), ``config.json``,
+    ``history.csv``, ``metrics.json`` and the plots ``training_curves.png``, ``roc.png``,
+    ``distance_histogram.png`` and ``test_pairs.png``. Every file is written atomically.
+
+    Args:
+        data_dir: folder with one subfolder per identity; the AT&T faces are downloaded into
+            it when it is missing or empty and ``download`` is true.
+        out_dir: output folder; it must be new or empty unless ``overwrite`` is true.
+        config: training settings.
+        n_draws: one-shot gallery draws averaged in the final evaluation.
+        verbose: Keras progress output.
+    """
+    out_dir = prepare_output_dir(out_dir, overwrite=overwrite)
+    data_dir = ensure_att_faces(data_dir, download=download)
+
+    dataset = load_image_folder(data_dir, image_size=config.image_size)
+    train_names, test_names, split = split_identities(dataset, config.seed)
+    train_set, test_set = dataset.subset(train_names), dataset.subset(test_names)
+    logger.info(
+        "Split: %s; %d training images of %d identities, %d test images of %d identities",
+        split, len(train_set), len(train_names), len(test_set), len(test_names),
+    )
+
+    run_info = {
+        "config": config.to_dict(),
+        "data_dir": str(Path(data_dir)),
+        "split": split,
+        "train_identities": train_names,
+        "test_identities": test_names,
+        "python": platform.python_version(),
+    }
+    write_json(out_dir / "config.json", run_info)
+
+    training = train(
+        train_set,
+        config,
+        callbacks=[EpochEvaluation(test_set, seed=config.seed)],
+        verbose=verbose,
+    )
+    atomic_write(out_dir / "model.keras", lambda temporary: training.model.save(temporary))
+
+    evaluation = evaluate(training.embedding_network, test_set, train_set, np.random.default_rng(config.seed), n_draws)
+    metrics = {**evaluation.metrics, "train_seconds": round(training.train_seconds, 2), "split": split}
+    write_json(out_dir / "metrics.json", metrics)
+    write_text(out_dir / "history.csv", history_csv(training.history))
+    save_plots(out_dir, training, evaluation, test_set, np.random.default_rng(config.seed))
+    return JobResult(out_dir, training, evaluation, metrics, train_set, test_set)
+
+
+def history_csv(history: dict[str, list[float]]) -> str:
+    """Format per-epoch history as CSV with an ``epoch`` column counted from 1."""
+    keys = list(history)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["epoch", *keys])
+    for epoch in range(len(history[keys[0]])):
+        writer.writerow([epoch + 1, *(f"{history[key][epoch]:.6g}" for key in keys)])
+    return buffer.getvalue()
+
+
+def save_plots(out_dir: Path, training: TrainResult, evaluation: Evaluation, test_set: FaceDataset, rng) -> None:
+    from siamese import plots
+
+    metrics = evaluation.metrics
+    plots.save_figure(plots.plot_history(training.history), out_dir / "training_curves.png")
+    plots.save_figure(plots.plot_roc(*evaluation.roc, metrics["roc_auc"], metrics["eer"]), out_dir / "roc.png")
+    plots.save_figure(
+        plots.plot_distance_histogram(evaluation.pair_labels, evaluation.distances, metrics["threshold"]),
+        out_dir / "distance_histogram.png",
+    )
+    plots.save_figure(
+        plots.plot_pair_grid(
+            test_set.images, evaluation.index_pairs, evaluation.pair_labels, evaluation.distances,
+            metrics["threshold"], rng,
+        ),
+        out_dir / "test_pairs.png",
+    )
+
+
+def summary_table(metrics: dict) -> str:
+    """Format the headline metrics as a two-column text table."""
+    rows = [(key, metrics[key]) for key in SUMMARY_KEYS if key in metrics]
+    width = max(len(key) for key, _ in rows)
+    lines = [f"{'metric'.ljust(width)}  value", f"{'-' * width}  ------"]
+    for key, value in rows:
+        shown = f"{value:.4f}" if isinstance(value, float) else str(value)
+        lines.append(f"{key.ljust(width)}  {shown}")
+    return "\n".join(lines)

@@ -1,0 +1,205 @@
+"""Train the embedding network with the contrastive loss on in-batch pairs."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+
+from siamese.augment import Augmentation
+from siamese.data import FaceDataset
+from siamese.config import OPTIMIZERS, TrainConfig, resolve_optimizer
+from siamese.losses import InBatchContrastiveLoss, InBatchPairAccuracy
+from siamese.model import build_embedding_network, build_siamese_model
+
+logger = logging.getLogger(__name__)
+
+
+def make_optimizer(
+    name: str,
+    learning_rate: float | None = None,
+    total_steps: int | None = None,
+    use_ema: bool = True,
+) -> keras.optimizers.Optimizer:
+    """Create a Keras optimizer by name, with an optional cosine learning-rate decay.
+
+    Args:
+        name: one of ``OPTIMIZERS`` (``rmsprop``, ``adam``, ``adamw``, ``nadam``, ``adamax``,
+            ``sgd``, ``adagrad``, ``adadelta``), case-insensitive. ``sgd`` uses momentum 0.9.
+        learning_rate: initial learning rate; ``None`` takes the optimizer's default from
+            ``OPTIMIZER_DEFAULT_LEARNING_RATES``.
+        total_steps: when given, the rate decays to 0 along a cosine over this many steps.
+        use_ema: keep an exponential moving average of the weights (momentum 0.99) and
+            write it into the model when training ends, which damps epoch-to-epoch swings.
+
+    Raises:
+        ValueError: the name is unknown (the message lists the valid ones) or the learning
+            rate is not positive.
+    """
+    key, rate = resolve_optimizer(name, learning_rate)
+
+    schedule = rate
+    if total_steps:
+        schedule = keras.optimizers.schedules.CosineDecay(rate, decay_steps=int(total_steps))
+
+    common = {"learning_rate": schedule, "use_ema": use_ema, "ema_momentum": 0.99}
+    if key == "sgd":
+        return keras.optimizers.SGD(momentum=0.9, nesterov=True, **common)
+    classes = {
+        "rmsprop": keras.optimizers.RMSprop,
+        "adam": keras.optimizers.Adam,
+        "adamw": keras.optimizers.AdamW,
+        "nadam": keras.optimizers.Nadam,
+        "adamax": keras.optimizers.Adamax,
+        "adagrad": keras.optimizers.Adagrad,
+        "adadelta": keras.optimizers.Adadelta,
+    }
+    return classes[key](**common)
+
+
+class IdentityBatches(keras.utils.PyDataset):
+    """Batches of ``identities_per_batch`` people with ``images_per_identity`` images each.
+
+    Each batch yields ``(images, labels)``: float32 ``(batch, height, width, 1)`` and int32
+    ``(batch,)`` identity labels, so the in-batch loss sees both same-person and
+    different-person pairs. Batch ``i`` of epoch ``e`` is drawn from a generator seeded with
+    ``(seed, e, i)``, so one seed gives one sequence of batches on every run and in any order.
+    """
+
+    def __init__(
+        self,
+        dataset: FaceDataset,
+        identities_per_batch: int,
+        images_per_identity: int,
+        steps: int,
+        seed: int,
+        augmentation: Augmentation | None,
+    ):
+        super().__init__()
+        identities = np.unique(dataset.labels)
+        if len(identities) < 2:
+            raise ValueError("Training needs at least two identities; received one.")
+        self.dataset = dataset
+        self.identities = identities
+        self.members = {identity: np.flatnonzero(dataset.labels == identity) for identity in identities}
+        self.identities_per_batch = min(int(identities_per_batch), len(identities))
+        self.images_per_identity = int(images_per_identity)
+        self.steps = int(steps)
+        self.seed = int(seed)
+        self.augmentation = augmentation
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return self.steps
+
+    def indices(self, step: int) -> np.ndarray:
+        """Return the dataset indices of batch ``step`` in the current epoch."""
+        rng = np.random.default_rng([self.seed, self.epoch, step])
+        chosen = rng.choice(self.identities, size=self.identities_per_batch, replace=False)
+        picked = []
+        for identity in chosen:
+            pool = self.members[identity]
+            replace = len(pool) < self.images_per_identity
+            picked.append(rng.choice(pool, size=self.images_per_identity, replace=replace))
+        return np.concatenate(picked)
+
+    def __getitem__(self, step: int):
+        indices = self.indices(step)
+        images = self.dataset.images[indices]
+        if self.augmentation is not None:
+            rng = np.random.default_rng([self.seed, self.epoch, step, 1])
+            images = self.augmentation.apply(images, rng)
+        return images, self.dataset.labels[indices].astype(np.int32)
+
+    def on_epoch_end(self):
+        self.epoch += 1
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` returns.
+
+    Attributes:
+        model: the two-input Siamese model, ``[image_a, image_b] -> (batch, 1)`` distances.
+        embedding_network: the shared network inside ``model``.
+        history: per-epoch values, each a list of floats keyed by metric name.
+        train_seconds: wall time spent in ``fit``.
+    """
+
+    model: keras.Model
+    embedding_network: keras.Model
+    history: dict[str, list[float]]
+    train_seconds: float
+
+
+def train(
+    train_set: FaceDataset,
+    config: TrainConfig,
+    *,
+    callbacks: list[keras.callbacks.Callback] | tuple = (),
+    verbose: int | str = "auto",
+    initial_weights: list[np.ndarray] | None = None,
+) -> TrainResult:
+    """Train an embedding network on ``train_set`` with the in-batch contrastive loss.
+
+    Every image of a batch is embedded once and all pairs inside the batch enter the loss
+    (see :class:`~siamese.losses.InBatchContrastiveLoss`).
+
+    Args:
+        train_set: training identities; images must match ``config.image_size``.
+        config: the run's settings.
+        callbacks: extra Keras callbacks, for example per-epoch evaluation.
+        verbose: Keras progress output (``"auto"``, 0, 1 or 2).
+        initial_weights: start from these embedding-network weights instead of the seeded
+            initialisation, so several optimizers can start from identical weights.
+
+    Returns:
+        A :class:`TrainResult`.
+    """
+    if train_set.image_size != config.image_size:
+        raise ValueError(
+            f"Training images are {train_set.image_size} (height, width) but the config expects "
+            f"{config.image_size}; load the data with image_size={config.image_size}."
+        )
+
+    network = build_embedding_network(
+        input_shape=(*config.image_size, 1),
+        widths=config.widths,
+        embedding_dim=config.embedding_dim,
+        dropout=config.dropout,
+        convs_per_block=config.convs_per_block,
+        seed=config.seed,
+    )
+    if initial_weights is not None:
+        network.set_weights(initial_weights)
+
+    batches = IdentityBatches(
+        train_set,
+        config.identities_per_batch,
+        config.images_per_identity,
+        config.steps_per_epoch,
+        config.seed,
+        Augmentation() if config.augment else None,
+    )
+    optimizer = make_optimizer(
+        config.optimizer,
+        config.learning_rate,
+        total_steps=config.epochs * config.steps_per_epoch,
+        use_ema=config.use_ema,
+    )
+    network.compile(
+        optimizer=optimizer,
+        loss=InBatchContrastiveLoss(margin=config.margin),
+        metrics=[InBatchPairAccuracy(threshold=config.margin / 2)],
+    )
+
+    started = time.perf_counter()
+    history = network.fit(batches, epochs=config.epochs, callbacks=list(callbacks), verbose=verbose)
+    seconds = time.perf_counter() - started
+    logger.info("Trained %d epochs in %.1f s", config.epochs, seconds)
+
+    model = build_siamese_model(network)
+    return TrainResult(model, network, {key: [float(v) for v in values] for key, values in history.history.items()}, seconds)

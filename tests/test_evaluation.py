@@ -1,0 +1,73 @@
+"""Evaluation metrics on small cases with answers checked by hand."""
+
+import numpy as np
+import pytest
+
+from siamese.evaluation import (
+    balanced_accuracy,
+    choose_threshold,
+    distance_matrix,
+    equal_error_rate,
+    evaluate_embeddings,
+    one_shot_accuracy,
+)
+
+
+def test_distance_matrix_by_hand():
+    first = np.array([[0.0, 0.0], [1.0, 0.0]])
+    second = np.array([[3.0, 4.0]])
+    assert distance_matrix(first, second)[:, 0] == pytest.approx([5.0, np.sqrt(20.0)])
+
+
+def test_one_shot_perfect_when_clusters_separate():
+    labels = np.repeat(np.arange(3), 4)
+    embeddings = np.eye(3)[labels] * 10 + np.random.default_rng(0).normal(0, 0.01, (12, 3))
+    assert one_shot_accuracy(embeddings, labels, np.random.default_rng(1), n_draws=20) == 1.0
+
+
+def test_one_shot_counts_confusions():
+    # Points on a line: 0 (id 0, x=0), 1 (id 0, x=0.1), 2 (id 1, x=10), 3 (id 1, x=0.05).
+    # The four equally likely galleries and their query accuracy:
+    #   {0, 2}: query 1 right, query 3 nearest 0, wrong      -> 0.5
+    #   {0, 3}: query 1 nearest 3, wrong; query 2 right      -> 0.5
+    #   {1, 2}: query 0 right, query 3 nearest 1, wrong      -> 0.5
+    #   {1, 3}: query 0 nearest 3, wrong; query 2 nearest 1  -> 0.0
+    labels = np.array([0, 0, 1, 1])
+    embeddings = np.array([[0.0], [0.1], [10.0], [0.05]])
+    accuracy = one_shot_accuracy(embeddings, labels, np.random.default_rng(0), n_draws=4000)
+    assert accuracy == pytest.approx(0.375, abs=0.02)
+
+
+def test_eer_perfect_separation():
+    eer, threshold = equal_error_rate(np.array([1, 1, 0, 0]), np.array([0.1, 0.2, 0.8, 0.9]))
+    assert eer == pytest.approx(0.0)
+    assert 0.2 <= threshold <= 0.8
+
+
+def test_eer_by_hand():
+    # Positives at 0.1, 0.5; negatives at 0.4, 0.9. At threshold 0.45 one positive is
+    # rejected (FNR 0.5) and one negative accepted (FPR 0.5).
+    eer, _ = equal_error_rate(np.array([1, 1, 0, 0]), np.array([0.1, 0.5, 0.4, 0.9]))
+    assert eer == pytest.approx(0.5)
+
+
+def test_choose_threshold_separates():
+    threshold = choose_threshold(np.array([1, 1, 0, 0]), np.array([0.1, 0.3, 0.7, 0.9]))
+    assert threshold == pytest.approx(0.5)
+
+
+def test_balanced_accuracy_by_hand():
+    # TPR: 0.1 accepted, 0.6 rejected -> 0.5. TNR: 0.7 rejected, 0.2 accepted, 0.9 rejected -> 2/3.
+    value = balanced_accuracy(np.array([1, 1, 0, 0, 0]), np.array([0.1, 0.6, 0.7, 0.2, 0.9]), 0.5)
+    assert value == pytest.approx(0.5 * (0.5 + 2 / 3))
+
+
+def test_evaluate_embeddings_keys():
+    labels = np.repeat(np.arange(3), 3)
+    embeddings = np.eye(3)[labels].astype(np.float32)
+    result = evaluate_embeddings(embeddings, labels, np.random.default_rng(0), n_draws=5)
+    assert result.metrics["one_shot_accuracy"] == 1.0
+    assert result.metrics["n_way"] == 3
+    assert result.metrics["roc_auc"] == pytest.approx(1.0)
+    assert result.metrics["eer"] == pytest.approx(0.0)
+    assert len(result.distances) == 9 * 8 // 2

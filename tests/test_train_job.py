@@ -1,0 +1,90 @@
+"""`siamese train` end to end on the real AT&T folder, and its input checks."""
+
+import csv
+import json
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+QUICK = ["--epochs", "2", "--steps-per-epoch", "3", "--image-size", "28x23", "--quiet"]
+
+
+def run_cli(*args, timeout=600):
+    return subprocess.run(
+        [sys.executable, "-m", "siamese", *map(str, args)], capture_output=True, text=True, timeout=timeout
+    )
+
+
+@pytest.fixture(scope="module")
+def quick_run(att_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run") / "out"
+    result = run_cli("train", "--data", att_dir, "--out", out, "--no-download", *QUICK)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return out, result
+
+
+def test_train_writes_every_output(quick_run):
+    out, _ = quick_run
+    for name in [
+        "model.keras", "config.json", "history.csv", "metrics.json",
+        "training_curves.png", "roc.png", "distance_histogram.png", "test_pairs.png",
+    ]:
+        assert (out / name).is_file(), name
+        assert (out / name).stat().st_size > 0, name
+
+
+def test_metrics_hold_required_keys(quick_run):
+    metrics = json.loads((quick_run[0] / "metrics.json").read_text())
+    for key in ["one_shot_accuracy", "n_way", "roc_auc", "eer", "verification_accuracy", "threshold", "train_seconds"]:
+        assert key in metrics, key
+    assert metrics["n_way"] == 5
+    assert 0.0 <= metrics["one_shot_accuracy"] <= 1.0
+    # Two quick epochs already beat chance (0.2 for 5-way) by a wide margin.
+    assert metrics["one_shot_accuracy"] > 0.4
+
+
+def test_history_has_one_row_per_epoch(quick_run):
+    rows = list(csv.DictReader((quick_run[0] / "history.csv").open()))
+    assert [row["epoch"] for row in rows] == ["1", "2"]
+    assert {"loss", "accuracy", "val_one_shot_accuracy"} <= set(rows[0])
+
+
+def test_config_records_split(quick_run):
+    config = json.loads((quick_run[0] / "config.json").read_text())
+    assert config["test_identities"] == ["s36", "s37", "s38", "s39", "s40"]
+    assert config["config"]["epochs"] == 2
+
+
+def test_summary_printed(quick_run):
+    assert "one_shot_accuracy" in quick_run[1].stdout
+
+
+def test_existing_out_not_overwritten(quick_run, att_dir):
+    out, _ = quick_run
+    before = (out / "metrics.json").read_bytes()
+    result = run_cli("train", "--data", att_dir, "--out", out, "--no-download", *QUICK)
+    assert result.returncode == 2
+    assert "--overwrite" in result.stderr
+    assert (out / "metrics.json").read_bytes() == before
+
+
+def test_missing_data_without_download(tmp_path):
+    result = run_cli("train", "--data", tmp_path / "absent", "--out", tmp_path / "out", "--no-download")
+    assert result.returncode == 2
+    assert "siamese download" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_unknown_optimizer_lists_choices(tmp_path):
+    result = run_cli("train", "--out", tmp_path / "out", "--optimizer", "adamax2")
+    assert result.returncode == 2
+    assert "rmsprop" in result.stderr
+
+
+def test_bad_image_size_rejected(tmp_path):
+    result = run_cli("train", "--out", tmp_path / "out", "--image-size", "56by46")
+    assert result.returncode == 2
+    assert "HEIGHTxWIDTH" in result.stderr
