@@ -61,6 +61,9 @@ class TrainConfig:
         widths: filters of each convolution block.
         dropout: dropout rate before the embedding layer.
         convs_per_block: 3×3 convolutions per block.
+        identification_weight: weight of an auxiliary softmax loss that classifies the
+            training identities from the embedding (joint identification and verification);
+            0 trains on the contrastive loss alone.
         augment: apply random augmentation to training images.
         use_ema: evaluate and save the moving average of the weights.
         seed: seeds weights, batches and augmentation.
@@ -78,6 +81,7 @@ class TrainConfig:
     widths: tuple[int, ...] = DEFAULT_WIDTHS
     dropout: float = 0.2
     convs_per_block: int = 2
+    identification_weight: float = 0.0
     augment: bool = True
     use_ema: bool = True
     seed: int = 0

@@ -250,7 +250,9 @@ class EpochEvaluation(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if logs is None:
             return
-        embeddings = embed(self.model, self.validation_set.images)
+        from siamese.model import embedding_network_of
+
+        embeddings = embed(embedding_network_of(self.model), self.validation_set.images)
         rng = np.random.default_rng([self.seed, epoch])
         result = evaluate_embeddings(embeddings, self.validation_set.labels, rng, n_draws=self.n_draws)
         logs["val_one_shot_accuracy"] = result.metrics["one_shot_accuracy"]

@@ -52,6 +52,41 @@ class EuclideanDistance(layers.Layer):
         return (input_shape[0][0], 1)
 
 
+@keras.saving.register_keras_serializable(package="siamese")
+class CosineClassifier(layers.Layer):
+    """Identity logits from cosine similarity between an embedding and learned class centres.
+
+    ``logits[i, k] = scale * cos(embedding_i, centre_k)``. Used only during training, as the
+    identification signal beside the contrastive loss; it is not part of a saved model.
+
+    Args:
+        n_classes: number of training identities.
+        scale: multiplier of the cosine, which sets how peaked the softmax can get.
+            Defaults to 16.
+    """
+
+    def __init__(self, n_classes: int, scale: float = 16.0, seed: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        self.n_classes = int(n_classes)
+        self.scale = float(scale)
+        self.seed = int(seed)
+
+    def build(self, input_shape):
+        self.centres = self.add_weight(
+            shape=(input_shape[-1], self.n_classes),
+            initializer=keras.initializers.GlorotUniform(seed=self.seed),
+            name="centres",
+        )
+
+    def call(self, embeddings):
+        embeddings = embeddings / ops.sqrt(ops.sum(ops.square(embeddings), axis=-1, keepdims=True) + 1e-12)
+        centres = self.centres / ops.sqrt(ops.sum(ops.square(self.centres), axis=0, keepdims=True) + 1e-12)
+        return self.scale * ops.matmul(embeddings, centres)
+
+    def get_config(self):
+        return {**super().get_config(), "n_classes": self.n_classes, "scale": self.scale, "seed": self.seed}
+
+
 def build_embedding_network(
     input_shape: tuple[int, int, int] = (*DEFAULT_IMAGE_SIZE, 1),
     widths: tuple[int, ...] = DEFAULT_WIDTHS,

@@ -13,7 +13,7 @@ from siamese.augment import Augmentation
 from siamese.data import FaceDataset
 from siamese.config import OPTIMIZERS, TrainConfig, resolve_optimizer
 from siamese.losses import InBatchContrastiveLoss, InBatchPairAccuracy
-from siamese.model import build_embedding_network, build_siamese_model
+from siamese.model import CosineClassifier, build_embedding_network, build_siamese_model
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +64,8 @@ class IdentityBatches(keras.utils.PyDataset):
     """Batches of ``identities_per_batch`` people with ``images_per_identity`` images each.
 
     Each batch yields ``(images, labels)``: float32 ``(batch, height, width, 1)`` and int32
-    ``(batch,)`` identity labels, so the in-batch loss sees both same-person and
+    ``(batch,)`` identity labels (a dict of the labels for the ``embedding`` and ``identity``
+    outputs when ``with_identity_target``), so the in-batch loss sees both same-person and
     different-person pairs. Batch ``i`` of epoch ``e`` is drawn from a generator seeded with
     ``(seed, e, i)``, so one seed gives one sequence of batches on every run and in any order.
     """
@@ -77,6 +78,7 @@ class IdentityBatches(keras.utils.PyDataset):
         steps: int,
         seed: int,
         augmentation: Augmentation | None,
+        with_identity_target: bool = False,
     ):
         super().__init__()
         identities = np.unique(dataset.labels)
@@ -90,6 +92,7 @@ class IdentityBatches(keras.utils.PyDataset):
         self.steps = int(steps)
         self.seed = int(seed)
         self.augmentation = augmentation
+        self.with_identity_target = with_identity_target
         self.epoch = 0
 
     def __len__(self) -> int:
@@ -112,7 +115,10 @@ class IdentityBatches(keras.utils.PyDataset):
         if self.augmentation is not None:
             rng = np.random.default_rng([self.seed, self.epoch, step, 1])
             images = self.augmentation.apply(images, rng)
-        return images, self.dataset.labels[indices].astype(np.int32)
+        labels = self.dataset.labels[indices].astype(np.int32)
+        if self.with_identity_target:
+            return images, {"embedding": labels, "identity": labels}
+        return images, labels
 
     def on_epoch_end(self):
         self.epoch += 1
@@ -176,6 +182,7 @@ def train(
     if initial_weights is not None:
         network.set_weights(initial_weights)
 
+    joint = config.identification_weight > 0
     batches = IdentityBatches(
         train_set,
         config.identities_per_batch,
@@ -183,6 +190,7 @@ def train(
         config.steps_per_epoch,
         config.seed,
         Augmentation() if config.augment else None,
+        with_identity_target=joint,
     )
     optimizer = make_optimizer(
         config.optimizer,
@@ -190,16 +198,45 @@ def train(
         total_steps=config.epochs * config.steps_per_epoch,
         use_ema=config.use_ema,
     )
-    network.compile(
-        optimizer=optimizer,
-        loss=InBatchContrastiveLoss(margin=config.margin),
-        metrics=[InBatchPairAccuracy(threshold=config.margin / 2)],
-    )
+    contrastive = InBatchContrastiveLoss(margin=config.margin)
+    accuracy = InBatchPairAccuracy(threshold=config.margin / 2)
+    if joint:
+        fitted = _joint_training_model(network, len(train_set.names), config.seed)
+        fitted.compile(
+            optimizer=optimizer,
+            loss={"embedding": contrastive, "identity": keras.losses.SparseCategoricalCrossentropy(from_logits=True)},
+            loss_weights={"embedding": 1.0, "identity": config.identification_weight},
+            metrics={"embedding": [accuracy]},
+        )
+    else:
+        fitted = network
+        fitted.compile(optimizer=optimizer, loss=contrastive, metrics=[accuracy])
 
     started = time.perf_counter()
-    history = network.fit(batches, epochs=config.epochs, callbacks=list(callbacks), verbose=verbose)
+    # shuffle=False: Keras would otherwise reorder the batches of each epoch with Python's
+    # unseeded global `random`, so one seed would not give one batch order.
+    history = fitted.fit(batches, epochs=config.epochs, callbacks=list(callbacks), verbose=verbose, shuffle=False)
     seconds = time.perf_counter() - started
     logger.info("Trained %d epochs in %.1f s", config.epochs, seconds)
 
+    history = {_history_key(key): [float(value) for value in values] for key, values in history.history.items()}
     model = build_siamese_model(network)
-    return TrainResult(model, network, {key: [float(v) for v in values] for key, values in history.history.items()}, seconds)
+    return TrainResult(model, network, history, seconds)
+
+
+def _joint_training_model(network: keras.Model, n_identities: int, seed: int) -> keras.Model:
+    """Wrap ``network`` with a cosine identity classifier for joint training.
+
+    The outputs are a dict: ``embedding`` (for the contrastive loss) and ``identity`` logits
+    (for softmax cross-entropy). The classifier is dropped after training.
+    """
+    images = keras.Input(shape=network.input_shape[1:], name="image")
+    embeddings = network(images)
+    logits = CosineClassifier(n_identities, seed=seed, name="identity")(embeddings)
+    return keras.Model(images, {"embedding": embeddings, "identity": logits}, name="joint_training")
+
+
+def _history_key(key: str) -> str:
+    """Map Keras' per-output history names onto the single-output names used in reports."""
+    renamed = {"embedding_accuracy": "accuracy", "embedding_loss": "contrastive_loss", "identity_loss": "identification_loss"}
+    return renamed.get(key, key)
