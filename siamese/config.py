@@ -80,7 +80,7 @@ class TrainConfig:
     embedding_dim: int = DEFAULT_EMBEDDING_DIM
     widths: tuple[int, ...] = DEFAULT_WIDTHS
     dropout: float = 0.2
-    convs_per_block: int = 2
+    convs_per_block: int = 1
     identification_weight: float = 0.0
     augment: bool = True
     use_ema: bool = True

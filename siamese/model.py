@@ -93,7 +93,7 @@ def build_embedding_network(
     embedding_dim: int = DEFAULT_EMBEDDING_DIM,
     dropout: float = 0.2,
     normalize: bool = True,
-    convs_per_block: int = 2,
+    convs_per_block: int = 1,
     seed: int = 0,
 ) -> keras.Model:
     """Build the shared CNN that maps a face to an embedding.
@@ -108,7 +108,7 @@ def build_embedding_network(
         dropout: dropout rate before the dense layer. Defaults to 0.2.
         normalize: scale embeddings to unit length, so distances lie in [0, 2].
             Defaults to ``True``.
-        convs_per_block: 3×3 convolutions before each pooling. Defaults to 2.
+        convs_per_block: 3×3 convolutions before each pooling. Defaults to 1.
         seed: seeds every initializer and the dropout, so one seed gives one set of weights.
 
     Returns:

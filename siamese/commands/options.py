@@ -71,7 +71,7 @@ def add_training_options(parser: argparse.ArgumentParser, *, single_optimizer: b
         help="images of each person per batch, at least 2 (default: %(default)s)",
     )
     group.add_argument("--no-augment", action="store_true", help="train without random augmentation")
-    group.add_argument("--quiet", action="store_true", help="print one line per epoch instead of a progress bar")
+    group.add_argument("--quiet", action="store_true", help="show less progress output (one line per epoch instead of a progress bar)")
 
 
 def training_config(args: argparse.Namespace, **overrides):
