@@ -1,0 +1,459 @@
+"""Compare optimizers on the Siamese network under equal conditions, resumably.
+
+Every combination of optimizer, learning rate, seed and subject fold is one run. For a given
+``(seed, fold)`` every optimizer starts from the same initial weights and gets the same
+batches in the same order, so the paired differences between optimizers contain no noise
+from initialisation or data order. Each finished run is its own file under ``OUT/runs``, so
+an interrupted comparison continues where it stopped. The tables, report and plots are
+rebuilt from the run files at the end (see :func:`siamese.compare_report.write_outputs`).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import hashlib
+import json
+import logging
+import multiprocessing
+import os
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from siamese import compare_run
+from siamese.commands.compare import DEFAULT_OPTIMIZERS
+from siamese.compare_run import RunSpec, RunTask
+from siamese.config import OPTIMIZER_DEFAULT_LEARNING_RATES, TrainConfig
+from siamese.data import FaceDataset, load_image_folder
+from siamese.files import write_json
+from siamese.splits import standard_split, subject_folds
+
+logger = logging.getLogger(__name__)
+
+#: Seed of the identity permutation behind ``--folds K`` (K >= 2), fixed so that every
+#: comparison with the same K uses the same folds.
+FOLD_SEED = 0
+
+#: TrainConfig fields that vary per run and are therefore not part of the shared settings.
+PER_RUN_FIELDS = ("optimizer", "learning_rate", "seed")
+
+#: Keys every stored run record must have to count as finished.
+RECORD_KEYS = ("run_id", "history", "metrics", "roc", "train_seconds", "initial_weights_sha256", "batches_sha256")
+
+#: Settings that ``config.json`` records but a resume does not need to match.
+UNCHECKED_CONFIG_KEYS = ("environment", "data_folder")
+
+
+@dataclass
+class CompareSettings:
+    """Settings of one comparison, recorded in ``config.json``.
+
+    Attributes:
+        optimizers: optimizer names (see :data:`siamese.config.OPTIMIZERS`), lower case.
+        learning_rates: initial learning rates tried with every optimizer, or ``None`` for
+            each optimizer's own default rate. More than one rate makes a sensitivity sweep.
+        seeds: seeds of the repetitions; each seeds the initial weights, batches and
+            augmentation of the runs that use it.
+        folds: 1 for the standard AT&T split (train s1–s35, test s36–s40), or ``K >= 2``
+            subject-disjoint folds from :func:`siamese.splits.subject_folds` with
+            :data:`FOLD_SEED`.
+        train_config: shared training settings; its ``optimizer``, ``learning_rate`` and
+            ``seed`` are replaced per run.
+    """
+
+    optimizers: tuple[str, ...] = DEFAULT_OPTIMIZERS
+    learning_rates: tuple[float, ...] | None = None
+    seeds: tuple[int, ...] = (0, 1, 2)
+    folds: int = 1
+    train_config: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+
+    def __post_init__(self):
+        self.optimizers = tuple(str(name).lower() for name in self.optimizers)
+        unknown = [name for name in self.optimizers if name not in OPTIMIZER_DEFAULT_LEARNING_RATES]
+        if unknown:
+            raise ValueError(
+                f"Unknown optimizers {unknown}; expected names from: {', '.join(OPTIMIZER_DEFAULT_LEARNING_RATES)}."
+            )
+        if not self.optimizers:
+            raise ValueError("Expected at least one optimizer; received none.")
+        if len(set(self.optimizers)) != len(self.optimizers):
+            raise ValueError(f"Each optimizer may appear once; received {list(self.optimizers)}.")
+
+        if self.learning_rates is not None:
+            self.learning_rates = tuple(float(rate) for rate in self.learning_rates)
+            if not self.learning_rates or any(not rate > 0 for rate in self.learning_rates):
+                raise ValueError(f"Learning rates must be positive numbers; received {list(self.learning_rates)}.")
+            if len(set(self.learning_rates)) != len(self.learning_rates):
+                raise ValueError(f"Each learning rate may appear once; received {list(self.learning_rates)}.")
+
+        self.seeds = tuple(int(seed) for seed in self.seeds)
+        if not self.seeds or any(seed < 0 for seed in self.seeds) or len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"Seeds must be distinct non-negative integers; received {list(self.seeds)}.")
+        if not isinstance(self.folds, (int, np.integer)) or self.folds < 1:
+            raise ValueError(f"folds must be a positive integer; received {self.folds!r}.")
+
+    @property
+    def is_sweep(self) -> bool:
+        """Whether several learning rates are tried per optimizer."""
+        return self.learning_rates is not None and len(self.learning_rates) > 1
+
+    def rates_for(self, optimizer: str) -> tuple[float, ...]:
+        """Return the learning rates that ``optimizer`` runs with."""
+        if self.learning_rates is None:
+            return (OPTIMIZER_DEFAULT_LEARNING_RATES[optimizer],)
+        return self.learning_rates
+
+    def shared_train_config(self) -> dict:
+        """Return the training settings that every run shares, as JSON-ready values."""
+        shared = {key: value for key, value in self.train_config.to_dict().items() if key not in PER_RUN_FIELDS}
+        return json.loads(json.dumps(shared))
+
+    def to_dict(self) -> dict:
+        return {
+            "optimizers": list(self.optimizers),
+            "learning_rates": None if self.learning_rates is None else list(self.learning_rates),
+            "seeds": list(self.seeds),
+            "folds": int(self.folds),
+            "fold_seed": FOLD_SEED if self.folds > 1 else None,
+            "train_config": self.shared_train_config(),
+            "evaluation": {
+                "final_n_draws": compare_run.FINAL_N_DRAWS,
+                "epoch_n_draws": compare_run.EPOCH_N_DRAWS,
+            },
+        }
+
+
+def plan_runs(settings: CompareSettings) -> list[RunSpec]:
+    """List every run, grouped by ``(seed, fold)`` so paired results become complete early."""
+    return [
+        RunSpec(optimizer, rate, seed, fold)
+        for seed in settings.seeds
+        for fold in range(settings.folds)
+        for optimizer in settings.optimizers
+        for rate in settings.rates_for(optimizer)
+    ]
+
+
+def split_folds(dataset: FaceDataset, folds: int) -> list[tuple[FaceDataset, FaceDataset]]:
+    """Return ``(train_set, test_set)`` per fold; one fold is the standard AT&T split.
+
+    Raises:
+        ValueError: ``folds == 1`` but the dataset lacks s1 … s40, or ``folds`` exceeds the
+            number of identities.
+    """
+    if folds == 1:
+        splits = [standard_split(dataset.names)]
+    else:
+        splits = subject_folds(dataset.names, folds, np.random.default_rng(FOLD_SEED))
+    return [(dataset.subset(train_names), dataset.subset(test_names)) for train_names, test_names in splits]
+
+
+def build_initial_weights(config: TrainConfig, seed: int) -> list[np.ndarray]:
+    """Build the embedding network for ``seed`` once and return its weights.
+
+    The weights depend on the seed and the architecture only, so the folds of one seed
+    share them too.
+    """
+    import keras
+
+    from siamese.model import build_embedding_network
+
+    network = build_embedding_network(
+        input_shape=(*config.image_size, 1),
+        widths=config.widths,
+        embedding_dim=config.embedding_dim,
+        dropout=config.dropout,
+        convs_per_block=config.convs_per_block,
+        seed=seed,
+    )
+    weights = network.get_weights()
+    keras.utils.clear_session()
+    return weights
+
+
+def run_config(settings: CompareSettings, spec: RunSpec) -> TrainConfig:
+    """Return the shared training settings with the run's optimizer, rate and seed."""
+    return dataclasses.replace(
+        settings.train_config, optimizer=spec.optimizer, learning_rate=spec.learning_rate, seed=spec.seed
+    )
+
+
+def dataset_fingerprint(dataset: FaceDataset) -> dict:
+    """Describe a dataset by its size and a SHA-256 digest of names, labels and pixels."""
+    digest = hashlib.sha256()
+    digest.update(json.dumps(list(dataset.names)).encode())
+    digest.update(dataset.labels.astype(np.int64).tobytes())
+    digest.update(np.ascontiguousarray(dataset.images, dtype=np.float32).tobytes())
+    return {
+        "identities": len(dataset.names),
+        "images": len(dataset),
+        "image_size": list(dataset.image_size),
+        "sha256": digest.hexdigest(),
+    }
+
+
+def environment_info() -> dict:
+    """Return library versions and the CPU count, recorded for reproducibility only."""
+    import keras
+    import scipy
+    import tensorflow as tf
+
+    return {
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "cpu_count": os.cpu_count(),
+        "platform": platform.platform(),
+    }
+
+
+def differences(stored: dict, requested: dict, prefix: str = "") -> list[str]:
+    """List the settings that differ between two config dictionaries, as ``key: stored -> requested``."""
+    found = []
+    for key in sorted(set(stored) | set(requested)):
+        if not prefix and key in UNCHECKED_CONFIG_KEYS:
+            continue
+        old, new = stored.get(key), requested.get(key)
+        if isinstance(old, dict) and isinstance(new, dict):
+            found.extend(differences(old, new, f"{prefix}{key}."))
+        elif old != new:
+            found.append(f"{prefix}{key}: {old!r} -> {new!r}")
+    return found
+
+
+def prepare_out_folder(out: Path, config: dict) -> None:
+    """Create ``out`` and write ``config.json``, or check that an existing one matches.
+
+    Raises:
+        ValueError: ``out/config.json`` records different settings; the message lists each
+            difference as ``stored -> requested``.
+        FileExistsError: ``out`` contains files but no ``config.json``, so it is not a
+            comparison folder.
+        NotADirectoryError: ``out`` is a file.
+    """
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"Output path {out} is a file; pass a folder for --out.")
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "config.json"
+    if path.exists():
+        try:
+            stored = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{path} is not valid JSON ({error}); delete it or pass another --out folder.") from error
+        found = differences(stored, json.loads(json.dumps(config)))
+        if found:
+            raise ValueError(
+                f"{out} contains a comparison with other settings, so it cannot be resumed with "
+                f"these: {'; '.join(found)}. Rerun with the stored settings to resume it, or pass a "
+                f"new --out folder to start another comparison."
+            )
+        logger.info("Resuming the comparison in %s", out)
+        if stored.get("environment") != config.get("environment"):
+            logger.warning(
+                "Resuming with other library versions or hardware than %s records (%s); new runs may "
+                "differ slightly from the stored ones.",
+                path,
+                config.get("environment"),
+            )
+    elif any(out.iterdir()):
+        raise FileExistsError(
+            f"{out} contains files but no config.json, so it is not a comparison folder; pass a new "
+            f"or empty --out folder."
+        )
+    else:
+        write_json(path, config)
+    (out / "runs").mkdir(exist_ok=True)
+
+
+def load_finished_runs(runs_dir: Path, plan: list[RunSpec]) -> dict[str, dict]:
+    """Return the stored records of planned runs, keyed by run id.
+
+    A file that cannot be read as a run record is logged and left out, so the run is
+    trained again and the file replaced.
+    """
+    finished = {}
+    for spec in plan:
+        path = runs_dir / f"{spec.run_id}.json"
+        if not path.exists():
+            continue
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            logger.warning("Ignoring unreadable run file %s (%s); the run will be trained again.", path, error)
+            continue
+        missing = [key for key in RECORD_KEYS if not isinstance(record, dict) or key not in record]
+        if missing:
+            logger.warning("Ignoring run file %s without %s; the run will be trained again.", path, missing)
+            continue
+        finished[spec.run_id] = record
+    return finished
+
+
+def default_jobs(planned_runs: int) -> int:
+    """Return one job per available core, but no more jobs than runs in the plan.
+
+    Single-threaded jobs use the CPU better than one multi-threaded job. With the default
+    TrainConfig and TensorFlow 2.21 on a busy 2-core VM, one epoch took about 8.4 CPU seconds
+    with 1 TensorFlow thread and about 10.5 with 2. The result depends on the plan size, not
+    on how many runs are left, so a resumed comparison keeps the same thread count per run.
+    """
+    return max(1, min(available_cores(), planned_runs))
+
+
+def available_cores() -> int:
+    """Return the number of CPU cores this process may use."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+@dataclass
+class ComparisonResult:
+    """Outputs of :func:`run_comparison`.
+
+    Attributes:
+        out: the output folder.
+        records: run records keyed by run id, in plan order.
+        results: the per-epoch table written to ``results.csv``.
+        summary: the per-run table written to ``summary.csv``.
+        report: text of ``report.md``.
+        trained: ids of the runs trained by this call (finished runs found on disk are not).
+    """
+
+    out: Path
+    records: dict[str, dict]
+    results: pd.DataFrame
+    summary: pd.DataFrame
+    report: str
+    trained: list[str]
+
+
+def run_comparison(
+    data: str | os.PathLike,
+    out: str | os.PathLike,
+    settings: CompareSettings,
+    jobs: int | None = 1,
+    progress: bool = True,
+) -> ComparisonResult:
+    """Train every planned run that is not yet finished, then write the tables, report and plots.
+
+    Args:
+        data: folder with one subfolder of images per identity (the AT&T faces for
+            ``folds=1``).
+        out: output folder; an existing one is resumed when its ``config.json`` matches.
+        settings: what to compare.
+        jobs: trainings run at once. ``1`` trains in this process; more start that many
+            worker processes ("spawn"), each limited to ``cores // jobs`` TensorFlow threads.
+            ``None`` picks :func:`default_jobs`.
+            A script that passes ``jobs > 1`` needs an ``if __name__ == "__main__":`` guard,
+            because spawned workers import the main module.
+        progress: show a tqdm progress bar over runs.
+
+    Raises:
+        ValueError: invalid settings, or ``out`` contains a comparison with other settings.
+        FileNotFoundError: ``data`` does not exist.
+        RuntimeError: some runs failed; the others are stored and in the outputs, and
+            running the same command again retries the failed ones.
+    """
+    if jobs is not None and (not isinstance(jobs, (int, np.integer)) or jobs < 1):
+        raise ValueError(f"jobs must be a positive integer or None; received {jobs!r}.")
+    out = Path(out).expanduser()
+    dataset = load_image_folder(data, image_size=settings.train_config.image_size)
+    folds = split_folds(dataset, settings.folds)
+
+    config = settings.to_dict()
+    config["dataset"] = dataset_fingerprint(dataset)
+    config["data_folder"] = str(Path(data).expanduser().resolve())
+    config["environment"] = environment_info()
+    prepare_out_folder(out, config)
+
+    runs_dir = out / "runs"
+    plan = plan_runs(settings)
+    if jobs is None:
+        jobs = default_jobs(len(plan))
+    records = load_finished_runs(runs_dir, plan)
+    pending = [spec for spec in plan if spec.run_id not in records]
+    logger.info("%d of %d runs finished; %d to train", len(records), len(plan), len(pending))
+
+    weights_by_seed = {}
+    tasks = []
+    for spec in pending:
+        if spec.seed not in weights_by_seed:
+            weights_by_seed[spec.seed] = build_initial_weights(settings.train_config, spec.seed)
+        train_set, test_set = folds[spec.fold]
+        tasks.append(RunTask(spec, run_config(settings, spec), train_set, test_set, weights_by_seed[spec.seed], runs_dir))
+
+    trained, failures = execute_tasks(tasks, jobs, progress, total=len(plan), already_done=len(records))
+    records.update(trained)
+    ordered = {spec.run_id: records[spec.run_id] for spec in plan if spec.run_id in records}
+
+    from siamese.compare_report import write_outputs
+
+    results, summary, report = write_outputs(out, settings, ordered, planned=len(plan))
+    if failures:
+        raise RuntimeError(
+            f"{len(failures)} of {len(plan)} runs failed ({', '.join(failures)}); the others are stored "
+            f"in {runs_dir}. Run the same command again to retry the failed runs."
+        )
+    return ComparisonResult(out, ordered, results, summary, report, list(trained))
+
+
+def execute_tasks(
+    tasks: list[RunTask],
+    jobs: int,
+    progress: bool,
+    total: int,
+    already_done: int,
+) -> tuple[dict[str, dict], list[str]]:
+    """Run ``tasks`` in this process (``jobs == 1``) or in ``jobs`` spawned processes.
+
+    Returns the new records keyed by run id and the ids of the runs that raised. A failed
+    run is logged with its traceback and the others continue.
+    """
+    records: dict[str, dict] = {}
+    failures: list[str] = []
+    bar = tqdm(total=total, initial=already_done, desc="runs", unit="run", disable=not progress)
+
+    def collect(run_id: str, outcome) -> None:
+        try:
+            records[run_id] = outcome()
+        except Exception:
+            logger.exception("Run %s failed", run_id)
+            failures.append(run_id)
+        bar.update(1)
+
+    try:
+        if not tasks:
+            return records, failures
+        if jobs == 1:
+            for task in tasks:
+                bar.set_postfix_str(task.spec.run_id)
+                collect(task.spec.run_id, lambda task=task: compare_run.execute_run(task))
+            return records, failures
+
+        # The thread count depends on jobs only, not on how many runs are left, so a resumed
+        # comparison trains with the same threads as the first attempt.
+        threads = max(1, available_cores() // jobs)
+        workers = min(jobs, len(tasks))
+        logger.info("Starting %d worker processes with %d TensorFlow threads each", workers, threads)
+        context = multiprocessing.get_context("spawn")
+        with concurrent.futures.ProcessPoolExecutor(
+            max_workers=workers, mp_context=context, initializer=compare_run.limit_threads, initargs=(threads,)
+        ) as pool:
+            futures = {pool.submit(compare_run.execute_run, task): task.spec.run_id for task in tasks}
+            try:
+                for future in concurrent.futures.as_completed(futures):
+                    collect(futures[future], future.result)
+            except KeyboardInterrupt:
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
+        return records, failures
+    finally:
+        bar.close()

@@ -1,0 +1,401 @@
+"""Tests of ``siamese compare``: statistics by hand, and tiny real comparisons on the AT&T faces."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from siamese.compare_stats import (
+    PAIRED_T,
+    WILCOXON,
+    choose_paired_test,
+    compare_to_best,
+    describe,
+    holm,
+    pairs_needed_for_wilcoxon,
+)
+from siamese.config import TrainConfig
+
+# A network small enough that one run of 2 steps takes about a second on 2 cores.
+TINY = dict(
+    epochs=1,
+    steps_per_epoch=2,
+    widths=(8, 16),
+    embedding_dim=16,
+    convs_per_block=1,
+    identities_per_batch=8,
+    images_per_identity=2,
+    image_size=(28, 23),
+)
+
+
+def tiny_settings(optimizers=("adam", "rmsprop"), seeds=(0, 1), **overrides):
+    from siamese.compare import CompareSettings
+
+    return CompareSettings(optimizers=optimizers, seeds=seeds, train_config=TrainConfig(**TINY), **overrides)
+
+
+def summary_frame(values: dict[str, list[float]], metric: str = "one_shot_accuracy") -> pd.DataFrame:
+    """One row per (condition, seed) with fold 0, from ``{condition: [value per seed]}``."""
+    rows = [
+        {"condition": condition, "seed": seed, "fold": 0, metric: value}
+        for condition, per_seed in values.items()
+        for seed, value in enumerate(per_seed)
+    ]
+    return pd.DataFrame(rows)
+
+
+# --- statistics ---------------------------------------------------------------------------
+
+
+def test_holm_by_hand():
+    # Sorted: 0.01 * 3 = 0.03, 0.03 * 2 = 0.06, 0.04 * 1 = 0.04 -> running max 0.06.
+    adjusted = holm([0.01, 0.04, 0.03, np.nan])
+
+    assert adjusted[:3] == pytest.approx([0.03, 0.06, 0.06])
+    assert np.isnan(adjusted[3])
+
+
+def test_holm_caps_at_one():
+    assert holm([0.6, 0.7]) == pytest.approx([1.0, 1.0])
+
+
+def test_describe_t_interval_by_hand():
+    summary = describe([1.0, 2.0, 3.0])
+
+    # t(0.975, df=2) = 4.302653 from a t table; half width = 4.302653 * 1 / sqrt(3).
+    assert summary.n == 3
+    assert summary.mean == pytest.approx(2.0)
+    assert summary.std == pytest.approx(1.0)
+    assert summary.ci_low == pytest.approx(2.0 - 2.484138, abs=1e-6)
+    assert summary.ci_high == pytest.approx(2.0 + 2.484138, abs=1e-6)
+
+
+def test_describe_single_value_has_no_interval():
+    summary = describe([0.5])
+
+    assert summary.mean == 0.5
+    assert np.isnan(summary.ci_low)
+
+
+def test_wilcoxon_pairs_needed():
+    # The smallest exact two-sided p-value is 2 / 2**n; Holm multiplies it by m.
+    assert pairs_needed_for_wilcoxon(1) == 6  # 2/64 = 0.031 < 0.05, 2/32 = 0.0625 is not
+    assert pairs_needed_for_wilcoxon(5) == 8  # 5 * 2/256 = 0.039 < 0.05, 5 * 2/128 is not
+    assert choose_paired_test(7, 5) == PAIRED_T
+    assert choose_paired_test(8, 5) == WILCOXON
+
+
+def test_paired_t_test_by_hand():
+    # Differences A - B = 0.1, 0.2, 0.3: t = 0.2 / (0.1 / sqrt 3) = 3.4641, df = 2.
+    # Differences A - C = 0.2, 0.1, 0.2: t = 0.1667 / (0.0577 / sqrt 3) = 5.0, df = 2.
+    # For df = 2 the two-sided p is 1 - t / sqrt(2 + t**2): 0.07418 and 0.03775.
+    summary = summary_frame({"A": [0.8, 0.9, 0.7], "B": [0.7, 0.7, 0.4], "C": [0.6, 0.8, 0.5]})
+    summary = summary.sample(frac=1.0, random_state=0)  # pairing must follow (seed, fold), not row order
+
+    result = compare_to_best(summary, "one_shot_accuracy", higher_is_better=True)
+    table = result.table.set_index("condition")
+
+    assert result.best == "A"
+    assert result.test == PAIRED_T
+    assert table.loc["B", "p_value"] == pytest.approx(1 - 3.4641016 / np.sqrt(2 + 12.0), abs=1e-6)
+    assert table.loc["C", "p_value"] == pytest.approx(1 - 5.0 / np.sqrt(27.0), abs=1e-6)
+    assert table.loc["B", "mean_difference"] == pytest.approx(0.2)
+    # Holm: 0.03775 * 2 = 0.0755, then max(0.0755, 0.07418 * 1) = 0.0755 for both.
+    assert table.loc["C", "p_holm"] == pytest.approx(2 * (1 - 5.0 / np.sqrt(27.0)), abs=1e-6)
+    assert table.loc["B", "p_holm"] == pytest.approx(table.loc["C", "p_holm"])
+    assert not table["significant"].any()
+
+
+def test_wilcoxon_by_hand_lower_is_better():
+    # B is lower (better EER) in all 8 pairs: exact two-sided p = 2 / 2**8 = 0.0078125.
+    errors_a = [0.30, 0.25, 0.28, 0.31, 0.22, 0.27, 0.29, 0.26]
+    errors_b = [error - 0.01 * (i + 1) for i, error in enumerate(errors_a)]
+    summary = summary_frame({"A": errors_a, "B": errors_b}, metric="eer")
+
+    result = compare_to_best(summary, "eer", higher_is_better=False)
+
+    assert result.best == "B"
+    assert result.test == WILCOXON
+    assert result.table.loc[0, "p_value"] == pytest.approx(2 / 2**8)
+    assert bool(result.table.loc[0, "significant"])
+
+
+def test_compare_to_best_pairs_only_shared_runs():
+    summary = summary_frame({"A": [0.9, 0.8, 0.7], "B": [0.5, 0.6, 0.4]})
+    summary = summary.drop(index=summary.index[(summary["condition"] == "B") & (summary["seed"] == 2)])
+
+    result = compare_to_best(summary, "one_shot_accuracy", higher_is_better=True)
+
+    assert result.table.loc[0, "n_pairs"] == 2
+    assert result.table.loc[0, "mean_difference"] == pytest.approx(0.3)
+
+
+def test_compare_to_best_needs_two_conditions():
+    with pytest.raises(ValueError, match="at least two conditions"):
+        compare_to_best(summary_frame({"A": [0.9, 0.8]}), "one_shot_accuracy", higher_is_better=True)
+
+
+# --- settings and planning ----------------------------------------------------------------
+
+
+def test_plan_groups_runs_by_seed_and_fold():
+    from siamese.compare import plan_runs
+
+    plan = plan_runs(tiny_settings(seeds=(0, 1), learning_rates=(1e-3, 1e-2)))
+
+    assert len(plan) == 2 * 2 * 2
+    assert [spec.run_id for spec in plan[:4]] == [
+        "adam_lr0.001_seed0_fold0",
+        "adam_lr0.01_seed0_fold0",
+        "rmsprop_lr0.001_seed0_fold0",
+        "rmsprop_lr0.01_seed0_fold0",
+    ]
+
+
+def test_default_rates_are_per_optimizer():
+    from siamese.compare import plan_runs
+
+    rates = {spec.optimizer: spec.learning_rate for spec in plan_runs(tiny_settings(optimizers=("adam", "sgd")))}
+
+    assert rates == {"adam": 1e-3, "sgd": 1e-2}
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"optimizers": ("adam", "lion")}, "lion"),
+        ({"optimizers": ("adam", "adam")}, "once"),
+        ({"seeds": (0, 0)}, "distinct"),
+        ({"learning_rates": (0.0,)}, "positive"),
+        ({"folds": 0}, "folds"),
+    ],
+)
+def test_settings_reject_invalid(overrides, message):
+    from siamese.compare import CompareSettings
+
+    arguments = {"optimizers": ("adam",), "seeds": (0,), **overrides}
+    with pytest.raises(ValueError, match=message):
+        CompareSettings(train_config=TrainConfig(**TINY), **arguments)
+
+
+# --- real tiny comparisons ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def recorded_comparison(att_dir, tmp_path_factory):
+    """Run 2 optimizers x 2 seeds for one epoch and record what each training received.
+
+    Records, per training call, the initial weights passed to ``train`` and a digest of
+    every batch (images after augmentation, and labels) keyed by ``(epoch, step)``.
+    """
+    from siamese import compare_run, training
+    from siamese.compare import run_comparison
+
+    calls = []
+    real_train = compare_run.train
+    real_getitem = training.IdentityBatches.__getitem__
+
+    def recording_getitem(self, step):
+        images, labels = real_getitem(self, step)
+        digest = hashlib.sha256(np.ascontiguousarray(images).tobytes() + labels.tobytes()).hexdigest()
+        calls[-1]["batches"][(self.epoch, step)] = digest
+        return images, labels
+
+    def recording_train(train_set, config, **kwargs):
+        calls.append({"config": config, "weights": kwargs["initial_weights"], "batches": {}})
+        return real_train(train_set, config, **kwargs)
+
+    out = tmp_path_factory.mktemp("comparison")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(compare_run, "train", recording_train)
+        patch.setattr(training.IdentityBatches, "__getitem__", recording_getitem)
+        result = run_comparison(att_dir, out, tiny_settings(), progress=False)
+    return result, calls
+
+
+def test_comparison_writes_outputs(recorded_comparison):
+    result, _ = recorded_comparison
+    out = result.out
+
+    results = pd.read_csv(out / "results.csv")
+    summary = pd.read_csv(out / "summary.csv")
+    assert list(results.columns) == [
+        "optimizer", "learning_rate", "seed", "fold", "epoch",
+        "loss", "accuracy", "val_one_shot_accuracy", "val_eer", "val_roc_auc",
+    ]
+    assert len(results) == 4  # 2 optimizers x 2 seeds x 1 epoch
+    assert {"one_shot_accuracy", "eer", "roc_auc", "verification_accuracy", "train_seconds"} <= set(summary.columns)
+    assert len(summary) == 4
+    assert summary["one_shot_accuracy"].between(0, 1).all()
+    assert summary["eer"].between(0, 1).all()
+    assert sorted(path.name for path in (out / "runs").glob("*.json")) == [
+        "adam_lr0.001_seed0_fold0.json",
+        "adam_lr0.001_seed1_fold0.json",
+        "rmsprop_lr0.001_seed0_fold0.json",
+        "rmsprop_lr0.001_seed1_fold0.json",
+    ]
+    roc = pd.read_csv(out / "roc.csv")
+    assert set(roc["optimizer"]) == {"adam", "rmsprop"}
+    for name in ("training_curves.png", "final_metrics.png", "roc_curves.png"):
+        assert (out / name).read_bytes()[:4] == b"\x89PNG"
+    assert not (out / "learning_rate_sensitivity.png").exists()
+
+
+def test_comparison_report_names_test(recorded_comparison):
+    result, _ = recorded_comparison
+    report = (result.out / "report.md").read_text(encoding="utf-8")
+
+    assert "All 4 planned runs are finished." in report
+    assert "Choice of test: the paired t-test. With 2 pairs" in report
+    assert "too small to conclude firmly" in report
+    assert "| adam | 0.001 | 2 |" in report
+    assert "every run started from identical initial weights" in report
+
+
+def test_optimizers_get_same_weights_and_batches(recorded_comparison):
+    _, calls = recorded_comparison
+    by_key = {(call["config"].optimizer, call["config"].seed): call for call in calls}
+
+    for seed in (0, 1):
+        adam, rmsprop = by_key[("adam", seed)], by_key[("rmsprop", seed)]
+        assert len(adam["weights"]) == len(rmsprop["weights"])
+        assert all(np.array_equal(a, b) for a, b in zip(adam["weights"], rmsprop["weights"]))
+        assert adam["batches"] == rmsprop["batches"]
+        assert len(adam["batches"]) >= TINY["steps_per_epoch"]
+
+    # The check can fail: another seed gives other weights and other batches.
+    assert not np.array_equal(by_key[("adam", 0)]["weights"][0], by_key[("adam", 1)]["weights"][0])
+    assert by_key[("adam", 0)]["batches"] != by_key[("adam", 1)]["batches"]
+
+
+def test_run_records_fingerprints_match(recorded_comparison):
+    from siamese.compare_tables import fairness_problems
+
+    result, _ = recorded_comparison
+    records = result.records
+
+    assert records["adam_lr0.001_seed0_fold0"]["batches_sha256"] == records["rmsprop_lr0.001_seed0_fold0"]["batches_sha256"]
+    assert records["adam_lr0.001_seed0_fold0"]["batches_sha256"] != records["adam_lr0.001_seed1_fold0"]["batches_sha256"]
+    assert fairness_problems(records) == (2, [])
+
+    tampered = json.loads(json.dumps(records))
+    tampered["adam_lr0.001_seed0_fold0"]["initial_weights_sha256"] = "0" * 64
+    groups, problems = fairness_problems(tampered)
+    assert len(problems) == 1
+    assert "initial_weights_sha256" in problems[0]
+
+
+def test_resume_retrains_only_deleted_run(recorded_comparison, att_dir, tmp_path, monkeypatch):
+    from siamese import compare_run
+    from siamese.compare import run_comparison
+
+    result, _ = recorded_comparison
+    out = tmp_path / "copy"
+    shutil.copytree(result.out, out)
+    deleted = out / "runs" / "adam_lr0.001_seed1_fold0.json"
+    original = json.loads(deleted.read_text())
+    deleted.unlink()
+    kept_run = out / "runs" / "rmsprop_lr0.001_seed0_fold0.json"
+    kept_before = kept_run.read_bytes()
+
+    calls = []
+    real_train = compare_run.train
+
+    def counting_train(train_set, config, **kwargs):
+        calls.append((config.optimizer, config.seed))
+        return real_train(train_set, config, **kwargs)
+
+    monkeypatch.setattr(compare_run, "train", counting_train)
+    resumed = run_comparison(att_dir, out, tiny_settings(), progress=False)
+
+    assert calls == [("adam", 1)]
+    assert resumed.trained == ["adam_lr0.001_seed1_fold0"]
+    assert kept_run.read_bytes() == kept_before
+    retrained = json.loads(deleted.read_text())
+    # Same seed and thread count: the retrained run repeats the original exactly.
+    assert retrained["history"] == original["history"]
+    assert retrained["metrics"] == original["metrics"]
+    assert retrained["roc"] == original["roc"]
+
+
+def test_resume_rejects_other_settings(recorded_comparison, att_dir):
+    from siamese.compare import run_comparison
+
+    result, _ = recorded_comparison
+
+    with pytest.raises(ValueError, match=r"seeds: \[0, 1\] -> \[0, 1, 2\].*new --out folder"):
+        run_comparison(att_dir, result.out, tiny_settings(seeds=(0, 1, 2)), progress=False)
+
+
+def test_out_folder_of_other_files_rejected(att_dir, tmp_path):
+    from siamese.compare import run_comparison
+
+    (tmp_path / "model.keras").write_bytes(b"not a comparison")
+
+    with pytest.raises(FileExistsError, match="no config.json"):
+        run_comparison(att_dir, tmp_path, tiny_settings(), progress=False)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_interrupted_comparison_keeps_finished_runs(att_dir, tmp_path, monkeypatch):
+    from siamese import compare_run
+    from siamese.compare import run_comparison
+
+    real_train = compare_run.train
+    calls = []
+
+    def interrupted_train(train_set, config, **kwargs):
+        calls.append(config.optimizer)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real_train(train_set, config, **kwargs)
+
+    monkeypatch.setattr(compare_run, "train", interrupted_train)
+    with pytest.raises(KeyboardInterrupt):
+        run_comparison(att_dir, tmp_path, tiny_settings(seeds=(0,)), progress=False)
+    assert [path.name for path in (tmp_path / "runs").glob("*.json")] == ["adam_lr0.001_seed0_fold0.json"]
+
+    def counting_train(train_set, config, **kwargs):
+        calls.append(config.optimizer)
+        return real_train(train_set, config, **kwargs)
+
+    calls.clear()
+    monkeypatch.setattr(compare_run, "train", counting_train)
+    resumed = run_comparison(att_dir, tmp_path, tiny_settings(seeds=(0,)), progress=False)
+
+    assert calls == ["rmsprop"]
+    assert resumed.trained == ["rmsprop_lr0.001_seed0_fold0"]
+    assert len(resumed.summary) == 2
+
+
+def test_cli_runs_parallel_jobs(att_dir, tmp_path, capsys):
+    from siamese.commands import compare as compare_command
+    from siamese.compare import available_cores
+
+    parser = argparse.ArgumentParser(prog="siamese")
+    compare_command.register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(
+        [
+            "compare", "--data", str(att_dir), "--out", str(tmp_path), "--optimizers", "adam", "sgd",
+            "--seeds", "1", "--epochs", "1", "--steps-per-epoch", "2", "--image-size", "28x23",
+            "--embedding-dim", "8", "--identities-per-batch", "4", "--images-per-identity", "2",
+            "--jobs", "2", "--quiet",
+        ]
+    )
+
+    assert args.handler(args) == 0
+
+    printed = capsys.readouterr().out
+    assert "adam" in printed
+    assert "sgd" in printed
+    record = json.loads((tmp_path / "runs" / "sgd_lr0.01_seed0_fold0.json").read_text())
+    assert record["tensorflow_threads"] == max(1, available_cores() // 2)
+    assert record["train_config"]["epochs"] == 1
+    assert (tmp_path / "report.md").exists()
