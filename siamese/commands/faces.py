@@ -1,0 +1,568 @@
+"""Face commands: ``detect``, ``enroll``, ``identify``, ``verify``, ``video`` and ``gallery``.
+
+The handlers parse options and print; the work happens in :mod:`siamese.detect`,
+:mod:`siamese.recognize`, :mod:`siamese.gallery` and :mod:`siamese.video`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+from siamese.commands.options import positive_float, positive_int
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_OUTPUT_DIR = "siamese-output"
+MODEL_HELP = (
+    "trained model.keras from `siamese train`; its folder's metrics.json supplies the threshold "
+    "(default: $SIAMESE_MODEL, else runs/latest/model.keras)"
+)
+
+
+def register(subparsers) -> None:
+    _register_detect(subparsers)
+    _register_enroll(subparsers)
+    _register_identify(subparsers)
+    _register_verify(subparsers)
+    _register_video(subparsers)
+    _register_gallery(subparsers)
+
+
+# Shared options ----------------------------------------------------------------------------
+
+
+def _add_model_option(parser: argparse.ArgumentParser, help_text: str = MODEL_HELP) -> None:
+    parser.add_argument("--model", metavar="PATH", default=None, help=help_text)
+
+
+def _add_detector_options(parser: argparse.ArgumentParser, whole_image: bool = True) -> None:
+    from siamese.detect import DEFAULT_MIN_NEIGHBORS, DEFAULT_MIN_SIZE, DEFAULT_SCALE_FACTOR, DEFAULT_SCORE_THRESHOLD
+
+    group = parser.add_argument_group("face detection")
+    group.add_argument(
+        "--detector",
+        choices=("haar", "dnn"),
+        default="haar",
+        help="haar: OpenCV's Haar cascade; dnn: OpenCV's YuNet network, which needs --dnn-model "
+        "(default: %(default)s)",
+    )
+    group.add_argument(
+        "--cascade",
+        metavar="FILE",
+        help="Haar cascade XML file (default: haarcascade_frontalface_default.xml shipped with OpenCV)",
+    )
+    group.add_argument(
+        "--dnn-model",
+        metavar="FILE",
+        help="YuNet ONNX file for --detector dnn, such as face_detection_yunet_2026may.onnx from the OpenCV Zoo",
+    )
+    group.add_argument(
+        "--scale-factor",
+        type=float,
+        metavar="FACTOR",
+        default=DEFAULT_SCALE_FACTOR,
+        help="Haar image-pyramid step, greater than 1; smaller finds more faces but runs slower "
+        "(default: %(default)s)",
+    )
+    group.add_argument(
+        "--min-neighbors",
+        type=int,
+        metavar="COUNT",
+        default=DEFAULT_MIN_NEIGHBORS,
+        help="Haar raw hits needed to keep a face; larger rejects more false faces (default: %(default)s)",
+    )
+    group.add_argument(
+        "--min-size",
+        type=positive_int,
+        metavar="PIXELS",
+        default=DEFAULT_MIN_SIZE,
+        help="smallest face side to detect, in pixels (default: %(default)s)",
+    )
+    group.add_argument(
+        "--score-threshold",
+        type=float,
+        metavar="SCORE",
+        default=DEFAULT_SCORE_THRESHOLD,
+        help="smallest YuNet score kept, in [0, 1], for --detector dnn (default: %(default)s)",
+    )
+    if whole_image:
+        group.add_argument(
+            "--whole-image",
+            action="store_true",
+            help="skip detection and treat each whole photo as one face crop (AT&T-style images)",
+        )
+
+
+def _add_threshold_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--threshold",
+        type=positive_float,
+        metavar="DISTANCE",
+        help="Euclidean distance between embeddings below which two faces are the same person "
+        "(default: 'threshold' in metrics.json beside the model, calibrated by `siamese train`)",
+    )
+
+
+def _make_detector(args: argparse.Namespace):
+    from siamese.detect import create_detector
+
+    try:
+        return create_detector(
+            args.detector,
+            cascade=args.cascade,
+            dnn_model=args.dnn_model,
+            scale_factor=args.scale_factor,
+            min_neighbors=args.min_neighbors,
+            min_size=args.min_size,
+            score_threshold=args.score_threshold,
+        )
+    except ImportError as error:
+        # A missing OpenCV feature is an installation problem the user fixes; report it in one line.
+        raise ValueError(str(error)) from error
+
+
+def _make_recognizer(args: argparse.Namespace):
+    from siamese.recognize import Recognizer
+
+    detector = _make_detector(args)
+    return Recognizer.from_path(args.model, detector, getattr(args, "threshold", None))
+
+
+def _check_photos_exist(paths: list[str]) -> list[Path]:
+    photos = [Path(path).expanduser() for path in paths]
+    for photo in photos:
+        if not photo.exists():
+            raise FileNotFoundError(f"Photo not found: {photo}. Check the path and try again.")
+    return photos
+
+
+def _annotated_paths(photos: list[Path], output: str, tag: str) -> list[Path]:
+    """Choose one output path per photo, never an input path and never the same twice.
+
+    ``output`` is a folder, or a file name (with an image suffix) when there is one photo.
+    """
+    from siamese.photos import COLOUR_SUFFIXES, colour_suffix
+
+    target = Path(output).expanduser()
+    if target.suffix.lower() in COLOUR_SUFFIXES and len(photos) > 1:
+        raise ValueError(
+            f"--output {target} is an image file name, but {len(photos)} photos were given; pass "
+            f"a folder for several photos."
+        )
+    if target.suffix.lower() in COLOUR_SUFFIXES:
+        paths = [target]
+    else:
+        if target.exists() and not target.is_dir():
+            raise NotADirectoryError(
+                f"--output {target} is a file; pass a folder for several photos, or one image "
+                f"file name ending in .jpg or .png for a single photo."
+            )
+        paths = []
+        for photo in photos:
+            paths.append(_unused_path(target, f"{photo.stem}.{tag}", colour_suffix(photo), paths))
+
+    _check_not_inputs(paths, photos)
+    return paths
+
+
+def _unused_path(folder: Path, stem: str, suffix: str, taken_paths: list[Path]) -> Path:
+    """Return ``folder/stem+suffix``, numbered ``stem-2``, ``stem-3`` … when already in ``taken_paths``."""
+    candidate = folder / f"{stem}{suffix}"
+    counter = 2
+    while candidate in taken_paths:
+        candidate = folder / f"{stem}-{counter}{suffix}"
+        counter += 1
+    return candidate
+
+
+def _check_not_inputs(paths: list[Path], photos: list[Path]) -> None:
+    inputs = {photo.resolve() for photo in photos}
+    for path in paths:
+        if path.resolve() in inputs:
+            raise ValueError(f"The output {path} would overwrite an input photo; choose another output folder.")
+
+
+def _progress(items, description: str):
+    from tqdm import tqdm
+
+    return tqdm(items, desc=description, unit="photo", disable=len(items) < 2 or None)
+
+
+def _format_box(box) -> str:
+    return "[" + ", ".join(str(value) for value in box) + "]"
+
+
+# detect ------------------------------------------------------------------------------------
+
+
+def _register_detect(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "detect",
+        help="find faces in photos",
+        description="Detect the faces in each photo and print their boxes (x, y, width, height in "
+        "pixels). Writes annotated copies into --output unless --no-annotate.",
+    )
+    parser.add_argument("photos", nargs="+", metavar="PHOTO", help="JPEG, PNG, PGM, BMP or TIFF files")
+    parser.add_argument(
+        "--output",
+        metavar="PATH",
+        default=DEFAULT_OUTPUT_DIR,
+        help="folder for annotated copies named PHOTO.detect.jpg (or .png), or an image file name "
+        "for a single photo; inputs are never overwritten (default: %(default)s)",
+    )
+    parser.add_argument("--no-annotate", action="store_true", help="write no annotated images")
+    parser.add_argument(
+        "--crops",
+        metavar="DIR",
+        help="also write each face framed as in the AT&T images, as PHOTO.faceN.png: at the "
+        "photo's resolution in colour, or with --model as the grayscale network input",
+    )
+    _add_model_option(parser, "with --crops, write crops at this model's input size, as the network sees them")
+    parser.add_argument("--json", action="store_true", help="print one JSON list with an object per photo")
+    _add_detector_options(parser, whole_image=False)
+    parser.set_defaults(handler=run_detect)
+
+
+def run_detect(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from siamese.annotate import draw_faces
+    from siamese.crops import cut_region, face_frame, input_size_of, prepare_face
+    from siamese.photos import read_photo, write_image
+
+    photos = _check_photos_exist(args.photos)
+    detector = _make_detector(args)
+    annotated = None if args.no_annotate else _annotated_paths(photos, args.output, "detect")
+    crop_paths: list[Path] = []
+    input_size = None
+    if args.crops and args.model:
+        from siamese.model import embedding_network_of, load_model
+        from siamese.recognize import resolve_model_path
+
+        input_size = input_size_of(embedding_network_of(load_model(resolve_model_path(args.model))))
+
+    results = []
+    for index, path in enumerate(_progress(photos, "Detecting")):
+        photo = read_photo(path)
+        detections = detector.detect(photo)
+        results.append(
+            {"path": str(path), "faces": [{"box": list(d.box), "score": d.score} for d in detections]}
+        )
+
+        if annotated is not None:
+            labels = [f"{d.score:.1f}" if d.score is not None else None for d in detections]
+            write_image(annotated[index], draw_faces(photo.bgr, [d.box for d in detections], labels))
+        if args.crops:
+            for number, detection in enumerate(detections, start=1):
+                if input_size is not None:
+                    crop = np.round(prepare_face(photo, detection.box, input_size)[..., 0] * 255).astype(np.uint8)
+                else:
+                    crop = cut_region(photo.bgr, face_frame(detection.box))
+                crop_paths.append(_unused_path(Path(args.crops), f"{path.stem}.face{number}", ".png", crop_paths))
+                _check_not_inputs(crop_paths[-1:], photos)
+                write_image(crop_paths[-1], crop)
+
+    if args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        for result in results:
+            print(f"{result['path']}: {len(result['faces'])} face(s)")
+            for face in result["faces"]:
+                score = "" if face["score"] is None else f"  score {face['score']:.2f}"
+                print(f"  {_format_box(face['box'])}{score}")
+    if annotated is not None:
+        logger.info("Annotated images: %s", ", ".join(str(path) for path in annotated))
+    return 0
+
+
+# enroll ------------------------------------------------------------------------------------
+
+
+def _register_enroll(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "enroll",
+        help="add a person to a gallery from one or more photos",
+        description="Detect the face in each photo, embed it, and store the embeddings under NAME "
+        "in the gallery (created, readable by you only, if missing). A photo with several faces "
+        "contributes its largest face, with a warning, unless --strict. Either every photo is "
+        "enrolled or none is.",
+    )
+    parser.add_argument("name", metavar="NAME", help="the person's name; enrolling an existing name adds photos")
+    parser.add_argument("photos", nargs="+", metavar="PHOTO", help="photos of that person")
+    parser.add_argument("--gallery", required=True, metavar="DB", help="gallery file (SQLite)")
+    parser.add_argument("--strict", action="store_true", help="reject a photo with more than one face")
+    _add_model_option(parser)
+    _add_detector_options(parser)
+    parser.set_defaults(handler=run_enroll)
+
+
+def run_enroll(args: argparse.Namespace) -> int:
+    from siamese.recognize import Recognizer, enroll
+
+    photos = _check_photos_exist(args.photos)
+    recognizer: Recognizer = _make_recognizer(args)
+    with recognizer.open_gallery(args.gallery, create=True) as gallery:
+        enrolled = enroll(
+            recognizer, gallery, args.name, photos, strict=args.strict, whole_image=args.whole_image, progress=True
+        )
+        total = next(person.n_embeddings for person in gallery.people() if person.name == args.name.strip())
+    for face in enrolled:
+        where = "whole image" if face.box is None else f"face at {_format_box(face.box)}"
+        print(f"  {face.source}: {where}")
+    print(f"Enrolled {args.name.strip()} from {len(enrolled)} photo(s) into {args.gallery}; {total} embedding(s) stored.")
+    return 0
+
+
+# identify ----------------------------------------------------------------------------------
+
+
+def _register_identify(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "identify",
+        help="name the faces in photos using a gallery",
+        description="For every face in each photo, report the nearest enrolled person and the "
+        "distance, or 'unknown' when the distance is not below the threshold. Writes annotated "
+        "copies into --output unless --no-annotate.",
+    )
+    parser.add_argument("photos", nargs="+", metavar="PHOTO", help="JPEG, PNG, PGM, BMP or TIFF files")
+    parser.add_argument("--gallery", required=True, metavar="DB", help="gallery file made by `siamese enroll`")
+    _add_threshold_option(parser)
+    parser.add_argument(
+        "--output",
+        metavar="PATH",
+        default=DEFAULT_OUTPUT_DIR,
+        help="folder for annotated copies named PHOTO.identify.jpg (or .png), or an image file "
+        "name for a single photo; inputs are never overwritten (default: %(default)s)",
+    )
+    parser.add_argument("--no-annotate", action="store_true", help="write no annotated images")
+    parser.add_argument("--json", action="store_true", help="print one JSON list with an object per photo")
+    _add_model_option(parser)
+    _add_detector_options(parser)
+    parser.set_defaults(handler=run_identify)
+
+
+def run_identify(args: argparse.Namespace) -> int:
+    from siamese.annotate import KNOWN_COLOUR, UNKNOWN_COLOUR, draw_faces
+    from siamese.gallery import UNKNOWN
+    from siamese.photos import read_photo, write_image
+
+    photos = _check_photos_exist(args.photos)
+    annotated = None if args.no_annotate else _annotated_paths(photos, args.output, "identify")
+    recognizer = _make_recognizer(args)
+    recognizer.require_threshold()
+
+    results = []
+    with recognizer.open_gallery(args.gallery) as gallery:
+        for index, path in enumerate(_progress(photos, "Identifying")):
+            photo = read_photo(path)
+            matches = recognizer.identify(photo, gallery, whole_image=args.whole_image)
+            results.append(
+                {
+                    "path": str(path),
+                    "faces": [
+                        {"box": list(m.box), "score": m.score, "name": m.name, "distance": round(m.distance, 4)}
+                        for m in matches
+                    ],
+                }
+            )
+            if annotated is not None:
+                labels = [f"{m.name} {m.distance:.2f}" for m in matches]
+                colours = [UNKNOWN_COLOUR if m.name == UNKNOWN else KNOWN_COLOUR for m in matches]
+                write_image(annotated[index], draw_faces(photo.bgr, [m.box for m in matches], labels, colours))
+
+            if not args.json:
+                print(f"{path}: {len(matches)} face(s)")
+                for m in matches:
+                    detail = f"distance {m.distance:.3f}"
+                    if m.name == UNKNOWN:
+                        detail = f"nearest {m.nearest}, {detail}"
+                    print(f"  {_format_box(m.box)} {m.name} ({detail})")
+
+    if args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        print(f"Threshold: {recognizer.threshold:.3f}")
+    if annotated is not None:
+        logger.info("Annotated images: %s", ", ".join(str(path) for path in annotated))
+    return 0
+
+
+# verify ------------------------------------------------------------------------------------
+
+
+def _register_verify(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "verify",
+        help="decide whether two photos show the same person",
+        description="Embed the face in each photo (the largest, if there are several) and compare "
+        "the distance with the threshold. Exit status 0 means same person, 1 different people, "
+        "2 an error.",
+    )
+    parser.add_argument("first", metavar="PHOTO_A")
+    parser.add_argument("second", metavar="PHOTO_B")
+    _add_threshold_option(parser)
+    parser.add_argument("--strict", action="store_true", help="reject a photo with more than one face")
+    parser.add_argument("--json", action="store_true", help="print the result as a JSON object")
+    _add_model_option(parser)
+    _add_detector_options(parser)
+    parser.set_defaults(handler=run_verify)
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    first, second = _check_photos_exist([args.first, args.second])
+    recognizer = _make_recognizer(args)
+    result = recognizer.verify(first, second, whole_image=args.whole_image, strict=args.strict)
+
+    if args.json:
+        payload = {
+            "paths": [str(first), str(second)],
+            "boxes": [list(box) for box in result.boxes],
+            "same_person": result.same_person,
+            "distance": round(result.distance, 4),
+            "threshold": round(result.threshold, 4),
+        }
+        print(json.dumps(payload, indent=2))
+    elif result.same_person:
+        print(f"Same person: distance {result.distance:.3f} < threshold {result.threshold:.3f}")
+    else:
+        print(f"Different people: distance {result.distance:.3f} >= threshold {result.threshold:.3f}")
+    return 0 if result.same_person else 1
+
+
+# video -------------------------------------------------------------------------------------
+
+
+def _register_video(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "video",
+        help="identify faces in a video file or camera stream",
+        description="Identify the faces in every frame, smooth each tracked face's name over the "
+        "last --window frames, and write an annotated video and a JSON Lines file with one object "
+        "per frame. Shows a window only where a display exists (q or Esc stops).",
+    )
+    parser.add_argument("input", metavar="INPUT", help="video file, or a camera index such as 0")
+    parser.add_argument("--gallery", required=True, metavar="DB", help="gallery file made by `siamese enroll`")
+    _add_threshold_option(parser)
+
+    parser.add_argument(
+        "--output",
+        metavar="DIR",
+        default=DEFAULT_OUTPUT_DIR,
+        help="folder for INPUT.identify.avi and INPUT.identify.jsonl (default: %(default)s)",
+    )
+    parser.add_argument("--video-out", metavar="FILE", help="annotated video path, .avi (MJPG) or .mp4 (mp4v)")
+    parser.add_argument("--json-out", metavar="FILE", help="per-frame JSON Lines path")
+    parser.add_argument("--no-video", action="store_true", help="write no annotated video")
+
+    parser.add_argument(
+        "--window",
+        type=positive_int,
+        metavar="FRAMES",
+        default=5,
+        help="frames in each face's majority vote over names (default: %(default)s)",
+    )
+    parser.add_argument("--max-frames", type=positive_int, metavar="FRAMES", help="stop after this many frames")
+
+    display = parser.add_mutually_exclusive_group()
+    display.add_argument("--show", dest="show", action="store_true", default=None, help="show a window (needs a display)")
+    display.add_argument("--no-show", dest="show", action="store_false", help="never show a window")
+
+    _add_model_option(parser)
+    _add_detector_options(parser)
+    parser.set_defaults(handler=run_video)
+
+
+def run_video(args: argparse.Namespace) -> int:
+    from siamese.video import parse_source, process_video
+
+    source = parse_source(args.input)
+    stem = f"camera{source}" if isinstance(source, int) else source.stem
+    output = Path(args.output).expanduser()
+    video_out = None if args.no_video else Path(args.video_out or output / f"{stem}.identify.avi")
+    json_out = Path(args.json_out or output / f"{stem}.identify.jsonl")
+
+    recognizer = _make_recognizer(args)
+    recognizer.require_threshold()
+    with recognizer.open_gallery(args.gallery) as gallery:
+        summary = process_video(
+            source,
+            recognizer,
+            gallery,
+            output_video=video_out,
+            output_json=json_out,
+            window=args.window,
+            whole_image=args.whole_image,
+            show=args.show,
+            max_frames=args.max_frames,
+        )
+
+    seen = ", ".join(f"{name} ({frames} frames)" for name, frames in sorted(summary.name_frames.items())) or "no faces"
+    print(f"Processed {summary.frames} frames at {summary.fps:.1f} fps: {seen}")
+    if summary.output_video is not None:
+        print(f"Annotated video: {summary.output_video}")
+    print(f"Per-frame JSON: {summary.output_json}")
+    return 0
+
+
+# gallery -----------------------------------------------------------------------------------
+
+
+def _register_gallery(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "gallery",
+        help="list, rename or remove enrolled people",
+        description="Manage a gallery file. These commands load no model unless --model is given, "
+        "which then must be the model that made the gallery.",
+    )
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    listing = actions.add_parser("list", help="list enrolled people", description="List enrolled people.")
+    listing.add_argument("--json", action="store_true", help="print a JSON list")
+    rename = actions.add_parser("rename", help="rename a person", description="Rename a person.")
+    rename.add_argument("old", metavar="OLD")
+    rename.add_argument("new", metavar="NEW")
+    remove = actions.add_parser(
+        "remove",
+        help="delete a person and their embeddings",
+        description="Delete a person and all their embeddings; deleted rows are overwritten in the file.",
+    )
+    remove.add_argument("name", metavar="NAME")
+
+    for action in (listing, rename, remove):
+        action.add_argument("--gallery", required=True, metavar="DB", help="gallery file made by `siamese enroll`")
+        _add_model_option(action, "check that the gallery was made by this model.keras (default: no check)")
+    parser.set_defaults(handler=run_gallery)
+
+
+def run_gallery(args: argparse.Namespace) -> int:
+    from siamese.gallery import open_gallery
+
+    fingerprint = dim = None
+    if args.model:
+        from siamese.model import embedding_network_of, load_model, model_fingerprint
+        from siamese.recognize import resolve_model_path
+
+        network = embedding_network_of(load_model(resolve_model_path(args.model)))
+        fingerprint, dim = model_fingerprint(network), int(network.output_shape[-1])
+
+    with open_gallery(args.gallery, fingerprint, dim) as gallery:
+        if args.action == "list":
+            people = gallery.people()
+            if args.json:
+                print(json.dumps([person.__dict__ for person in people], indent=2))
+            elif not people:
+                print(f"{args.gallery}: nobody enrolled")
+            else:
+                width = max(len(person.name) for person in people)
+                for person in people:
+                    print(f"{person.name:<{width}}  {person.n_embeddings:>4} embedding(s)  last enrolled {person.last_enrolled}")
+        elif args.action == "rename":
+            gallery.rename(args.old, args.new)
+            print(f"Renamed {args.old} to {args.new.strip()} in {args.gallery}")
+        else:
+            count = gallery.remove(args.name)
+            print(f"Removed {args.name} and {count} embedding(s) from {args.gallery}")
+    return 0

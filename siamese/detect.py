@@ -1,0 +1,306 @@
+"""Find faces in photos with OpenCV: a Haar cascade by default, or the YuNet DNN detector.
+
+Both detectors take a :class:`~siamese.photos.Photo` and return :class:`Detection` boxes
+``(x, y, width, height)`` in pixels of that photo, sorted left to right.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+from siamese.photos import Photo, photo_from_array, read_photo
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_CASCADE = "haarcascade_frontalface_default.xml"
+DETECTOR_KINDS = ("haar", "dnn")
+
+# Detector defaults: OpenCV's usual Haar settings. On the four sample photos they find
+# exactly the 1, 1, 1 and 4 faces present; minNeighbors=3 adds a false face in one of them.
+DEFAULT_SCALE_FACTOR = 1.1
+DEFAULT_MIN_NEIGHBORS = 5
+DEFAULT_MIN_SIZE = 30
+DEFAULT_SCORE_THRESHOLD = 0.9
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One detected face.
+
+    Attributes:
+        box: ``(x, y, width, height)`` in pixels; ``(x, y)`` is the top-left corner.
+        score: detector confidence, or ``None`` where the detector gives none. For the Haar
+            cascade it is the level weight, larger when more certain (2.3 to 10.4 on the
+            sample photos). For YuNet it is a score in [0, 1].
+    """
+
+    box: tuple[int, int, int, int]
+    score: float | None = None
+
+    @property
+    def area(self) -> int:
+        """Box area in square pixels."""
+        return self.box[2] * self.box[3]
+
+
+class FaceDetector(Protocol):
+    """Anything with ``detect(photo) -> list[Detection]``."""
+
+    def detect(self, photo: Photo) -> list[Detection]: ...
+
+
+class HaarFaceDetector:
+    """OpenCV's Viola–Jones Haar cascade (``cv2.CascadeClassifier``).
+
+    Args:
+        cascade: cascade XML file. Defaults to ``haarcascade_frontalface_default.xml`` from
+            ``cv2.data.haarcascades``.
+        scale_factor: image pyramid step, greater than 1. Smaller finds more faces, slower.
+            Defaults to 1.1.
+        min_neighbors: overlapping raw hits a face needs to be kept; larger rejects more
+            false faces. Defaults to 5.
+        min_size: smallest face side in pixels. Defaults to 30.
+
+    Raises:
+        ImportError: this OpenCV build has no ``CascadeClassifier``; the message names the
+            package to install.
+        FileNotFoundError: the cascade file does not exist.
+        ValueError: the cascade file cannot be loaded, or an argument is out of range.
+    """
+
+    def __init__(
+        self,
+        cascade: str | os.PathLike | None = None,
+        scale_factor: float = DEFAULT_SCALE_FACTOR,
+        min_neighbors: int = DEFAULT_MIN_NEIGHBORS,
+        min_size: int = DEFAULT_MIN_SIZE,
+    ):
+        if not hasattr(cv2, "CascadeClassifier"):
+            raise ImportError(
+                f"OpenCV {cv2.__version__} has no CascadeClassifier, so Haar face detection is "
+                f"unavailable. Install opencv-contrib-python-headless (pip install "
+                f"opencv-contrib-python-headless) in place of opencv-python."
+            )
+        if not scale_factor > 1.0:
+            raise ValueError(f"scale_factor must be greater than 1; received {scale_factor}.")
+        if int(min_neighbors) != min_neighbors or min_neighbors < 0:
+            raise ValueError(f"min_neighbors must be a non-negative integer; received {min_neighbors}.")
+        if int(min_size) != min_size or min_size < 1:
+            raise ValueError(f"min_size must be a positive number of pixels; received {min_size}.")
+
+        self.cascade_path = Path(cascade).expanduser() if cascade else default_cascade_path()
+        self.scale_factor = float(scale_factor)
+        self.min_neighbors = int(min_neighbors)
+        self.min_size = int(min_size)
+        self._cascade = _load_cascade(self.cascade_path)
+
+    def detect(self, photo: Photo) -> list[Detection]:
+        """Return the faces in ``photo``, sorted left to right, with level weights as scores."""
+        options = {
+            "scaleFactor": self.scale_factor,
+            "minNeighbors": self.min_neighbors,
+            "minSize": (self.min_size, self.min_size),
+        }
+        gray = photo.gray_uint8
+        if hasattr(self._cascade, "detectMultiScale3"):
+            boxes, _, weights = self._cascade.detectMultiScale3(gray, outputRejectLevels=True, **options)
+            scores = [float(weight) for weight in np.ravel(weights)]
+        else:
+            boxes = self._cascade.detectMultiScale(gray, **options)
+            scores = [None] * len(boxes)
+        return _sorted_detections(boxes, scores, photo.shape)
+
+
+def default_cascade_path() -> Path:
+    """Return the path of OpenCV's frontal-face Haar cascade, ``cv2.data.haarcascades``."""
+    folder = getattr(getattr(cv2, "data", None), "haarcascades", None)
+    if folder is None:
+        raise ImportError(
+            f"OpenCV {cv2.__version__} ships no Haar cascade files (cv2.data.haarcascades is "
+            f"missing). Install opencv-contrib-python-headless, or pass a cascade XML file."
+        )
+    return Path(folder) / DEFAULT_CASCADE
+
+
+def _load_cascade(path: Path) -> "cv2.CascadeClassifier":
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"Haar cascade file not found: {path}. Pass an existing cascade XML file, such as "
+            f"{DEFAULT_CASCADE} from the folder cv2.data.haarcascades."
+        )
+    classifier = cv2.CascadeClassifier()
+    try:
+        loaded = classifier.load(str(path))
+    except (cv2.error, SystemError) as error:
+        raise ValueError(f"Cannot load Haar cascade {path}: {error}") from error
+    if not loaded or classifier.empty():
+        raise ValueError(
+            f"Cannot load Haar cascade {path}: OpenCV found no classifier in it. Expected an "
+            f"OpenCV cascade XML file such as {DEFAULT_CASCADE}."
+        )
+    return classifier
+
+
+class DnnFaceDetector:
+    """OpenCV's YuNet face detector (``cv2.FaceDetectorYN``), given its ONNX model file.
+
+    The model file is not bundled. Download it from the OpenCV Zoo
+    (github.com/opencv/opencv_zoo, models/face_detection_yunet). Its README says OpenCV 5's
+    ONNX Runtime engine needs ``face_detection_yunet_2026may.onnx``, the variant with a
+    dynamic input shape; ``face_detection_yunet_2023mar.onnx`` has a fixed shape and suits
+    OpenCV 4.
+
+    Args:
+        model: path of the YuNet ONNX file.
+        score_threshold: smallest score in [0, 1] kept. Defaults to 0.9.
+        nms_threshold: IoU above which overlapping boxes are merged. Defaults to 0.3.
+        top_k: candidates kept before non-maximum suppression. Defaults to 5000.
+
+    Raises:
+        ImportError: this OpenCV build has no ``FaceDetectorYN``.
+        FileNotFoundError: ``model`` does not exist.
+        ValueError: OpenCV cannot load ``model`` as a YuNet network.
+    """
+
+    def __init__(
+        self,
+        model: str | os.PathLike,
+        score_threshold: float = DEFAULT_SCORE_THRESHOLD,
+        nms_threshold: float = 0.3,
+        top_k: int = 5000,
+    ):
+        if not hasattr(cv2, "FaceDetectorYN"):
+            raise ImportError(
+                f"OpenCV {cv2.__version__} has no FaceDetectorYN; install "
+                f"opencv-contrib-python-headless 4.8 or later, or use the Haar detector."
+            )
+        if not 0.0 <= score_threshold <= 1.0:
+            raise ValueError(f"score_threshold must lie in [0, 1]; received {score_threshold}.")
+
+        self.model_path = Path(model).expanduser()
+        if not self.model_path.is_file():
+            raise FileNotFoundError(
+                f"Face detection model not found: {self.model_path}. Download the YuNet ONNX "
+                f"file (face_detection_yunet_2026may.onnx for OpenCV 5) from the OpenCV Zoo, or "
+                f"use the Haar detector."
+            )
+        try:
+            self._detector = cv2.FaceDetectorYN.create(
+                str(self.model_path), "", (320, 320), float(score_threshold), float(nms_threshold), int(top_k)
+            )
+        except cv2.error as error:
+            raise ValueError(
+                f"Cannot load {self.model_path} as a YuNet face detection model: {error}. "
+                f"Expected a YuNet ONNX file from the OpenCV Zoo, such as "
+                f"face_detection_yunet_2026may.onnx."
+            ) from error
+
+    def detect(self, photo: Photo) -> list[Detection]:
+        """Return the faces in ``photo``, sorted left to right, with YuNet scores in [0, 1]."""
+        # NOTE: never run against a real YuNet file in this project's tests, because none is
+        # available offline; only the load errors are tested.
+        height, width = photo.shape
+        self._detector.setInputSize((width, height))
+        _, faces = self._detector.detect(photo.bgr)
+        if faces is None:
+            return []
+        # Each row is x, y, width, height, five landmark (x, y) pairs, then the score.
+        boxes = np.round(faces[:, :4]).astype(int)
+        return _sorted_detections(boxes, [float(score) for score in faces[:, 14]], photo.shape)
+
+
+def _sorted_detections(boxes, scores, shape: tuple[int, int]) -> list[Detection]:
+    height, width = shape
+    detections = []
+    for box, score in zip(np.asarray(boxes).reshape(-1, 4), scores):
+        x, y, w, h = (int(value) for value in box)
+        x0, y0 = max(x, 0), max(y, 0)
+        x1, y1 = min(x + w, width), min(y + h, height)
+        if x1 > x0 and y1 > y0:
+            detections.append(Detection((x0, y0, x1 - x0, y1 - y0), score))
+    return sorted(detections, key=lambda detection: (detection.box[0], detection.box[1]))
+
+
+def create_detector(
+    kind: str = "haar",
+    *,
+    cascade: str | os.PathLike | None = None,
+    dnn_model: str | os.PathLike | None = None,
+    scale_factor: float = DEFAULT_SCALE_FACTOR,
+    min_neighbors: int = DEFAULT_MIN_NEIGHBORS,
+    min_size: int = DEFAULT_MIN_SIZE,
+    score_threshold: float = DEFAULT_SCORE_THRESHOLD,
+) -> FaceDetector:
+    """Create a ``"haar"`` or ``"dnn"`` detector; see :class:`HaarFaceDetector` and
+    :class:`DnnFaceDetector` for the options each one uses.
+
+    Raises:
+        ValueError: unknown ``kind``, or ``"dnn"`` without ``dnn_model``.
+    """
+    if kind == "haar":
+        return HaarFaceDetector(cascade, scale_factor, min_neighbors, min_size)
+    if kind == "dnn":
+        if dnn_model is None:
+            raise ValueError(
+                "The dnn detector needs its ONNX model file; pass the path of "
+                "face_detection_yunet_2026may.onnx (--dnn-model FILE)."
+            )
+        return DnnFaceDetector(dnn_model, score_threshold)
+    raise ValueError(f"Unknown detector {kind!r}; expected one of: {', '.join(DETECTOR_KINDS)}.")
+
+
+@functools.lru_cache(maxsize=1)
+def default_detector() -> HaarFaceDetector:
+    """Return a shared :class:`HaarFaceDetector` with the default settings."""
+    return HaarFaceDetector()
+
+
+def as_photo(image: Photo | np.ndarray | str | os.PathLike, channel_order: str = "bgr") -> Photo:
+    """Return ``image`` as a :class:`Photo`: a file path is read, an array is wrapped.
+
+    ``channel_order`` (``"bgr"`` or ``"rgb"``) applies to colour arrays only; files and photos
+    carry their own order.
+    """
+    if isinstance(image, Photo):
+        return image
+    if isinstance(image, np.ndarray):
+        return photo_from_array(image, channel_order)
+    if isinstance(image, (str, os.PathLike)):
+        return read_photo(image)
+    raise ValueError(
+        f"Expected a file path, a NumPy image array or a Photo; received {type(image).__name__}."
+    )
+
+
+def detect_faces(
+    image: Photo | np.ndarray | str | os.PathLike,
+    detector: FaceDetector | None = None,
+    channel_order: str = "bgr",
+) -> list[Detection]:
+    """Detect the faces in a photo file, a NumPy array or a :class:`Photo`.
+
+    Args:
+        image: a path, a :class:`Photo`, or an array (see :func:`siamese.photos.photo_from_array`).
+        detector: defaults to a Haar cascade with the default settings.
+        channel_order: ``"bgr"`` (OpenCV) or ``"rgb"`` (Pillow, Matplotlib) for colour arrays.
+
+    Returns:
+        Detections sorted left to right; an empty list when there is no face.
+    """
+    photo = as_photo(image, channel_order)
+    return (detector or default_detector()).detect(photo)
+
+
+def largest_detection(detections: list[Detection]) -> Detection:
+    """Return the detection with the largest box area."""
+    if not detections:
+        raise ValueError("Expected at least one detection; received none.")
+    return max(detections, key=lambda detection: detection.area)

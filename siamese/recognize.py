@@ -1,0 +1,359 @@
+"""Recognize faces in photos: detect, crop, embed, and compare with a gallery or another photo.
+
+A :class:`Recognizer` bundles a trained model, a face detector and the verification threshold.
+Two faces are the same person when the Euclidean distance between their embeddings is below
+the threshold. ``siamese train`` stores the threshold it calibrated as ``threshold`` in
+``metrics.json`` beside ``model.keras``; :func:`load_threshold` reads it from there.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from siamese.crops import input_size_of, prepare_face
+from siamese.detect import Detection, FaceDetector, as_photo, default_detector, largest_detection
+from siamese.gallery import UNKNOWN, Gallery, open_gallery
+from siamese.photos import Photo
+
+logger = logging.getLogger(__name__)
+
+#: Model used when neither ``--model`` nor ``$SIAMESE_MODEL`` names one.
+DEFAULT_MODEL_PATH = Path("runs") / "latest" / "model.keras"
+MODEL_ENV_VAR = "SIAMESE_MODEL"
+METRICS_FILE = "metrics.json"
+
+ImageInput = Photo | np.ndarray | str | os.PathLike
+
+
+@dataclass(frozen=True)
+class Face:
+    """One face ready for the network.
+
+    Attributes:
+        box: ``(x, y, width, height)`` in pixels; the whole photo for whole-image faces.
+        score: detector score, or ``None`` (whole-image faces, or detectors without scores).
+        crop: float32 ``(height, width, 1)`` network input in [0, 1].
+    """
+
+    box: tuple[int, int, int, int]
+    score: float | None
+    crop: np.ndarray
+
+
+@dataclass(frozen=True)
+class Match:
+    """One face identified against a gallery.
+
+    Attributes:
+        box: ``(x, y, width, height)`` in pixels.
+        score: detector score or ``None``.
+        name: the nearest person, or ``"unknown"`` when ``distance`` is not below the threshold.
+        distance: Euclidean distance to the nearest enrolled embedding.
+        nearest: the nearest person's name, even when ``name`` is ``"unknown"``.
+    """
+
+    box: tuple[int, int, int, int]
+    score: float | None
+    name: str
+    distance: float
+    nearest: str
+
+
+@dataclass(frozen=True)
+class Verification:
+    """Result of comparing the faces of two photos.
+
+    Attributes:
+        same_person: ``distance < threshold``.
+        distance: Euclidean distance between the two embeddings.
+        threshold: the threshold used.
+        boxes: the face box used in each photo.
+    """
+
+    same_person: bool
+    distance: float
+    threshold: float
+    boxes: tuple[tuple[int, int, int, int], tuple[int, int, int, int]]
+
+
+def resolve_model_path(path: str | os.PathLike | None = None) -> Path:
+    """Return ``path``, else ``$SIAMESE_MODEL``, else ``runs/latest/model.keras``.
+
+    Raises:
+        FileNotFoundError: the chosen file does not exist; the message names the command that trains one.
+    """
+    if path is None:
+        path = os.environ.get(MODEL_ENV_VAR) or DEFAULT_MODEL_PATH
+    path = Path(path).expanduser()
+    if path.is_dir():
+        path = path / "model.keras"
+    if not path.is_file():
+        found = sorted(str(candidate) for candidate in Path("runs").glob("*/model.keras"))
+        hint = f" Models found under runs/: {', '.join(found[:5])}." if found else ""
+        raise FileNotFoundError(
+            f"Model not found: {path}.{hint} Train one with `siamese train --out runs/latest`, "
+            f"or pass --model PATH (or set {MODEL_ENV_VAR}) to a model.keras written by `siamese train`."
+        )
+    return path
+
+
+def load_threshold(model_path: str | os.PathLike) -> float:
+    """Read the calibrated threshold from ``metrics.json`` beside the model file.
+
+    Raises:
+        FileNotFoundError: there is no ``metrics.json`` beside the model.
+        ValueError: the file is not JSON or has no positive numeric ``threshold``.
+    """
+    metrics_path = Path(model_path).expanduser().parent / METRICS_FILE
+    if not metrics_path.is_file():
+        raise FileNotFoundError(
+            f"No {METRICS_FILE} beside {model_path}, so the calibrated threshold is unknown. "
+            f"Pass --threshold DISTANCE, or use a model folder written by `siamese train`."
+        )
+    try:
+        metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"Cannot parse {metrics_path} as JSON: {error}. Pass --threshold DISTANCE.") from error
+
+    threshold = metrics.get("threshold") if isinstance(metrics, dict) else None
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not threshold > 0:
+        raise ValueError(
+            f"{metrics_path} has no positive number under 'threshold' (found {threshold!r}); "
+            f"pass --threshold DISTANCE."
+        )
+    return float(threshold)
+
+
+def validate_threshold(threshold: float) -> float:
+    """Return ``threshold`` as a float, or raise ValueError unless it is positive and finite."""
+    value = float(threshold)
+    if not (np.isfinite(value) and value > 0):
+        raise ValueError(f"The threshold must be a positive distance; received {threshold}.")
+    return value
+
+
+class Recognizer:
+    """A trained embedding network with a face detector and a verification threshold.
+
+    Args:
+        model: the Siamese pair model or its embedding network.
+        detector: face detector. Defaults to the Haar cascade with default settings.
+        threshold: distance below which two faces are the same person; ``None`` leaves it
+            unset, and :meth:`identify` and :meth:`verify` then raise.
+    """
+
+    def __init__(self, model, detector: FaceDetector | None = None, threshold: float | None = None):
+        from siamese.model import embedding_network_of, model_fingerprint
+
+        self.network = embedding_network_of(model)
+        self.input_size = input_size_of(self.network)
+        self.embedding_dim = int(self.network.output_shape[-1])
+        self.fingerprint = model_fingerprint(self.network)
+        self.detector = detector if detector is not None else default_detector()
+        self.threshold = None if threshold is None else validate_threshold(threshold)
+        self.model_path: Path | None = None
+
+    @classmethod
+    def from_path(
+        cls,
+        model_path: str | os.PathLike | None = None,
+        detector: FaceDetector | None = None,
+        threshold: float | None = None,
+    ) -> "Recognizer":
+        """Load a model (see :func:`resolve_model_path`) and its calibrated threshold.
+
+        ``threshold`` overrides the one in ``metrics.json``. When neither exists the threshold
+        stays unset, which is enough for detection and enrollment.
+        """
+        from siamese.model import load_model
+
+        path = resolve_model_path(model_path)
+        if threshold is None:
+            try:
+                threshold = load_threshold(path)
+            except FileNotFoundError as error:
+                logger.debug("%s", error)
+        recognizer = cls(load_model(path), detector, threshold)
+        recognizer.model_path = path
+        return recognizer
+
+    def require_threshold(self) -> float:
+        """Return the threshold, or raise ValueError saying how to set one."""
+        if self.threshold is None:
+            raise ValueError(
+                f"No threshold: the model folder has no {METRICS_FILE} with a calibrated "
+                f"'threshold'. Pass --threshold DISTANCE (or threshold=...)."
+            )
+        return self.threshold
+
+    def find_faces(self, image: ImageInput, whole_image: bool = False, channel_order: str = "bgr") -> list[Face]:
+        """Detect the faces in ``image`` and prepare each for the network.
+
+        With ``whole_image`` the whole image is one face (for photos that are face crops already).
+        """
+        photo = as_photo(image, channel_order)
+        if whole_image:
+            height, width = photo.shape
+            return [Face((0, 0, width, height), None, prepare_face(photo, None, self.input_size))]
+
+        detections = self.detector.detect(photo)
+        return [self._face(photo, detection) for detection in detections]
+
+    def _face(self, photo: Photo, detection: Detection) -> Face:
+        return Face(detection.box, detection.score, prepare_face(photo, detection.box, self.input_size))
+
+    def single_face(
+        self,
+        image: ImageInput,
+        strict: bool = False,
+        whole_image: bool = False,
+        channel_order: str = "bgr",
+    ) -> Face:
+        """Return the one face of a photo for enrollment or verification.
+
+        With several faces the largest is taken and a warning names the photo, unless
+        ``strict``, which raises.
+
+        Raises:
+            ValueError: no face was found, or several with ``strict``.
+        """
+        photo = as_photo(image, channel_order)
+        faces = self.find_faces(photo, whole_image)
+        if not faces:
+            raise ValueError(
+                f"No face found in {photo.source}. Use a photo with a frontal face at least "
+                f"--min-size pixels wide (30 by default), or pass --whole-image if the photo is "
+                f"already a face crop."
+            )
+        if len(faces) == 1:
+            return faces[0]
+
+        if strict:
+            raise ValueError(
+                f"Found {len(faces)} faces in {photo.source}; expected one. Crop the photo to "
+                f"one person, or drop --strict to take the largest face."
+            )
+        largest = largest_detection([Detection(face.box, face.score) for face in faces])
+        message = f"Found {len(faces)} faces in {photo.source}; using the largest, at box {list(largest.box)}."
+        logger.warning(message)
+        return next(face for face in faces if face.box == largest.box)
+
+    def embed(self, crops: np.ndarray | list[np.ndarray]) -> np.ndarray:
+        """Embed prepared crops ``(n, height, width, 1)``; returns float32 ``(n, dim)``."""
+        from siamese.evaluation import embed
+
+        crops = np.asarray(crops, dtype=np.float32)
+        if len(crops) == 0:
+            return np.zeros((0, self.embedding_dim), dtype=np.float32)
+        return embed(self.network, crops)
+
+    def open_gallery(self, path: str | os.PathLike, create: bool = False) -> Gallery:
+        """Open (or with ``create``, create) a gallery for this model's embeddings."""
+        return open_gallery(path, self.fingerprint, self.embedding_dim, create=create)
+
+    def match(self, embeddings: np.ndarray, gallery: Gallery) -> list[tuple[str, float, str]]:
+        """Return ``(name, distance, nearest)`` for each embedding; ``name`` is ``"unknown"``
+        when ``distance`` is not below the threshold."""
+        threshold = self.require_threshold()
+        if len(embeddings) == 0:
+            return []
+        results = []
+        for neighbor in gallery.search(embeddings):
+            name = neighbor.name if neighbor.distance < threshold else UNKNOWN
+            results.append((name, neighbor.distance, neighbor.name))
+        return results
+
+    def identify(
+        self,
+        image: ImageInput,
+        gallery: Gallery,
+        whole_image: bool = False,
+        channel_order: str = "bgr",
+    ) -> list[Match]:
+        """Identify every face in ``image`` against ``gallery``; faces sorted left to right."""
+        self.require_threshold()
+        faces = self.find_faces(image, whole_image, channel_order)
+        embeddings = self.embed([face.crop for face in faces])
+        return [
+            Match(face.box, face.score, name, distance, nearest)
+            for face, (name, distance, nearest) in zip(faces, self.match(embeddings, gallery))
+        ]
+
+    def verify(
+        self,
+        first: ImageInput,
+        second: ImageInput,
+        whole_image: bool = False,
+        strict: bool = False,
+        channel_order: str = "bgr",
+    ) -> Verification:
+        """Decide whether the faces in two photos are the same person.
+
+        Each photo contributes its one face (the largest, unless ``strict``); see :meth:`single_face`.
+        """
+        threshold = self.require_threshold()
+        faces = [self.single_face(image, strict, whole_image, channel_order) for image in (first, second)]
+        embeddings = self.embed([face.crop for face in faces])
+        distance = float(np.linalg.norm(embeddings[0] - embeddings[1]))
+        return Verification(distance < threshold, distance, threshold, (faces[0].box, faces[1].box))
+
+
+@dataclass(frozen=True)
+class EnrolledFace:
+    """One photo added to the gallery: its source, the face box used and the new row id."""
+
+    source: str
+    box: tuple[int, int, int, int] | None
+    embedding_id: int
+
+
+def enroll(
+    recognizer: Recognizer,
+    gallery: Gallery,
+    name: str,
+    images: list[ImageInput],
+    strict: bool = False,
+    whole_image: bool = False,
+    progress: bool = False,
+) -> list[EnrolledFace]:
+    """Add a person to the gallery from one or more photos, all or none.
+
+    Every photo is read and embedded first, then all embeddings are written in one
+    transaction, so an unreadable photo, a photo without a face, or an interruption leaves
+    the gallery unchanged.
+
+    Args:
+        recognizer: supplies the detector and network; its fingerprint must match the gallery.
+        gallery: opened with :meth:`Recognizer.open_gallery`.
+        name: the person's name; a person already enrolled gets more embeddings.
+        images: photo paths, arrays (BGR) or :class:`~siamese.photos.Photo` objects.
+        strict: raise on a photo with several faces instead of taking the largest.
+        whole_image: treat each photo as a face crop and skip detection.
+        progress: show a tqdm progress bar over the photos.
+
+    Raises:
+        ValueError: no photos, or a photo has no face (the message names it).
+        FileNotFoundError: a photo does not exist.
+    """
+    if not images:
+        raise ValueError("Enrollment needs at least one photo; received none.")
+    if gallery.model_fingerprint != recognizer.fingerprint:
+        raise ValueError("The gallery was opened for another model; open it with recognizer.open_gallery().")
+
+    faces, sources = [], []
+    for image in tqdm(images, desc="Reading photos", unit="photo", disable=not progress or len(images) < 2):
+        photo = as_photo(image)
+        faces.append(recognizer.single_face(photo, strict, whole_image))
+        sources.append(photo.source)
+
+    embeddings = recognizer.embed([face.crop for face in faces])
+    boxes = [None if whole_image else face.box for face in faces]
+    ids = gallery.add(name, embeddings, sources, boxes)
+    return [EnrolledFace(source, box, row_id) for source, box, row_id in zip(sources, boxes, ids)]

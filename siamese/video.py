@@ -1,0 +1,397 @@
+"""Identify faces in a video file or a camera stream, frame by frame.
+
+Each frame goes through :meth:`siamese.recognize.Recognizer.identify`. A :class:`FaceTracker`
+links boxes from frame to frame by overlap (IoU) and reports, per tracked face, the most
+frequent name over the last few frames, so a name does not flicker when one frame's distance
+crosses the threshold.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import logging
+import os
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from siamese.annotate import KNOWN_COLOUR, UNKNOWN_COLOUR, draw_faces
+from siamese.gallery import UNKNOWN, Gallery
+from siamese.photos import default_file_mode, photo_from_array
+
+logger = logging.getLogger(__name__)
+
+#: FourCC codec per output suffix. The opencv-contrib-python-headless 5.1 wheel writes and reads
+#: back all four.
+VIDEO_CODECS = {".avi": "MJPG", ".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v"}
+#: Frame rate written when the source reports none (a camera may report 0), in frames per second.
+FALLBACK_FPS = 25.0
+WINDOW_NAME = "siamese video"
+
+
+def parse_source(text: str | int | os.PathLike) -> int | Path:
+    """Return a camera index for digit strings (``"0"``) unless such a file exists, else a path."""
+    if isinstance(text, int):
+        return text
+    text = str(text)
+    if text.isdigit() and not Path(text).exists():
+        return int(text)
+    return Path(text).expanduser()
+
+
+def open_capture(source: int | str | os.PathLike) -> cv2.VideoCapture:
+    """Open a video file or camera, raising a clear error when OpenCV cannot open it.
+
+    Raises:
+        FileNotFoundError: the video file does not exist.
+        ValueError: the camera cannot be opened, or the file cannot be decoded.
+    """
+    source = parse_source(source)
+    if isinstance(source, int):
+        capture = cv2.VideoCapture(source)
+        if not capture.isOpened():
+            capture.release()
+            raise ValueError(
+                f"Camera {source} could not be opened. Check that it is connected and not in use "
+                f"by another program, try another index, or pass a video file."
+            )
+        return capture
+
+    if not source.exists():
+        raise FileNotFoundError(f"Video not found: {source}. Check the path, or pass a camera index such as 0.")
+    if not source.is_file():
+        raise ValueError(f"Expected a video file; received the folder {source}.")
+    capture = cv2.VideoCapture(str(source))
+    if not capture.isOpened():
+        capture.release()
+        raise ValueError(
+            f"Cannot read video {source}: OpenCV could not decode it. Check that the file plays "
+            f"in a video player, or convert it to AVI with MJPG, which OpenCV reads."
+        )
+    return capture
+
+
+def has_display() -> bool:
+    """Return whether ``cv2.imshow`` can open a window here.
+
+    Headless OpenCV builds report ``GUI: NONE`` in their build information; on Linux a window
+    also needs an X11 or Wayland display (``$DISPLAY`` or ``$WAYLAND_DISPLAY``).
+    """
+    for line in cv2.getBuildInformation().splitlines():
+        label, _, value = line.partition(":")
+        if label.strip() == "GUI" and value.strip().upper() in ("", "NONE", "NO"):
+            return False
+    if sys.platform.startswith("linux"):
+        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    return True
+
+
+def box_iou(first: tuple[int, int, int, int], second: tuple[int, int, int, int]) -> float:
+    """Intersection over union of two ``(x, y, width, height)`` boxes, in [0, 1]."""
+    ax, ay, aw, ah = first
+    bx, by, bw, bh = second
+    overlap_width = max(0, min(ax + aw, bx + bw) - max(ax, bx))
+    overlap_height = max(0, min(ay + ah, by + bh) - max(ay, by))
+    intersection = overlap_width * overlap_height
+    union = aw * ah + bw * bh - intersection
+    return intersection / union if union > 0 else 0.0
+
+
+@dataclass
+class Track:
+    """A face followed across frames: its id, last box, recent names and frames since last seen."""
+
+    id: int
+    box: tuple[int, int, int, int]
+    names: collections.deque
+    missed: int = 0
+
+    def smoothed_name(self) -> str:
+        """Return the most frequent recent name; a tie goes to the most recent of the tied names."""
+        counts = collections.Counter(self.names)
+        best = max(counts.values())
+        return next(name for name in reversed(self.names) if counts[name] == best)
+
+
+class FaceTracker:
+    """Link face boxes across frames by IoU and smooth each face's name by majority vote.
+
+    Args:
+        window: frames in each face's majority vote. Defaults to 5.
+        min_iou: smallest IoU that links a box to an existing face. Defaults to 0.3.
+        max_missed: frames a face may go undetected before its track ends. Defaults to 10.
+    """
+
+    def __init__(self, window: int = 5, min_iou: float = 0.3, max_missed: int = 10):
+        if int(window) != window or window < 1:
+            raise ValueError(f"window must be a positive number of frames; received {window}.")
+        if not 0.0 < min_iou <= 1.0:
+            raise ValueError(f"min_iou must lie in (0, 1]; received {min_iou}.")
+        self.window = int(window)
+        self.min_iou = float(min_iou)
+        self.max_missed = int(max_missed)
+        self.tracks: list[Track] = []
+        self._next_id = 1
+
+    def update(self, boxes: list[tuple[int, int, int, int]], names: list[str]) -> list[tuple[int, str]]:
+        """Add one frame's faces; returns ``(track_id, smoothed_name)`` for each box, in order."""
+        pairs = sorted(
+            (
+                (box_iou(track.box, box), track_index, box_index)
+                for track_index, track in enumerate(self.tracks)
+                for box_index, box in enumerate(boxes)
+            ),
+            reverse=True,
+        )
+        assigned: dict[int, Track] = {}
+        used_tracks: set[int] = set()
+        for overlap, track_index, box_index in pairs:
+            if overlap < self.min_iou:
+                break
+            if track_index in used_tracks or box_index in assigned:
+                continue
+            used_tracks.add(track_index)
+            assigned[box_index] = self.tracks[track_index]
+
+        for track_index, track in enumerate(self.tracks):
+            if track_index not in used_tracks:
+                track.missed += 1
+        self.tracks = [track for track in self.tracks if track.missed <= self.max_missed]
+
+        results = []
+        for box_index, (box, name) in enumerate(zip(boxes, names)):
+            track = assigned.get(box_index)
+            if track is None:
+                track = Track(self._next_id, box, collections.deque(maxlen=self.window))
+                self._next_id += 1
+                self.tracks.append(track)
+            track.box = tuple(box)
+            track.missed = 0
+            track.names.append(name)
+            results.append((track.id, track.smoothed_name()))
+        return results
+
+
+@dataclass
+class VideoSummary:
+    """Result of :func:`process_video`.
+
+    Attributes:
+        frames: frames processed.
+        fps: frame rate of the source (or the fallback), in frames per second.
+        output_video: the annotated video, if written.
+        output_json: the per-frame JSON Lines file, if written.
+        name_frames: frames in which each smoothed name appeared.
+        stopped_early: the run ended by a keypress or Ctrl-C rather than the end of the input.
+    """
+
+    frames: int
+    fps: float
+    output_video: Path | None
+    output_json: Path | None
+    name_frames: dict[str, int] = field(default_factory=dict)
+    stopped_early: bool = False
+
+
+def _temporary_beside(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
+    os.close(handle)
+    return Path(temporary)
+
+
+def _source_fps(capture: cv2.VideoCapture) -> float:
+    fps = capture.get(cv2.CAP_PROP_FPS)
+    return float(fps) if np.isfinite(fps) and 0 < fps <= 240 else FALLBACK_FPS
+
+
+def process_video(
+    source: int | str | os.PathLike,
+    recognizer,
+    gallery: Gallery,
+    output_video: str | os.PathLike | None = None,
+    output_json: str | os.PathLike | None = None,
+    window: int = 5,
+    whole_image: bool = False,
+    show: bool | None = None,
+    max_frames: int | None = None,
+    progress: bool = True,
+) -> VideoSummary:
+    """Identify the faces in every frame, writing an annotated video and per-frame JSON.
+
+    Args:
+        source: a video file, or a camera index (``0`` or ``"0"``).
+        recognizer: a :class:`~siamese.recognize.Recognizer` with a threshold.
+        gallery: opened for the recognizer's model.
+        output_video: annotated video path (``.avi`` with MJPG, or ``.mp4``/``.m4v``/``.mov``
+            with mp4v); ``None`` writes none. It appears only when the run ends, complete.
+        output_json: JSON Lines path, one object per frame: ``{"frame", "time" (seconds),
+            "faces": [{"box", "score", "track", "name", "raw_name", "distance"}]}`` where
+            ``name`` is smoothed over ``window`` frames and ``raw_name`` is this frame's match.
+        window: frames in each face's majority vote. Defaults to 5.
+        whole_image: treat each frame as one face crop.
+        show: display the annotated frames in a window (``q`` or Esc stops). ``None`` shows
+            them when a display exists; ``True`` without a display logs a warning and skips.
+        max_frames: stop after this many frames; ``None`` runs to the end (cameras until
+            ``q``, Esc or Ctrl-C).
+        progress: show a tqdm progress bar.
+
+    Raises:
+        FileNotFoundError: the video file is missing.
+        ValueError: the input cannot be opened or contains no frames, or an output suffix has no codec.
+    """
+    recognizer.require_threshold()
+    output_paths = [Path(path) for path in (output_video, output_json) if path is not None]
+    if output_video is not None:
+        suffix = Path(output_video).suffix.lower()
+        if suffix not in VIDEO_CODECS:
+            raise ValueError(
+                f"Cannot choose a codec for {output_video}; use one of: {', '.join(VIDEO_CODECS)}."
+            )
+    if isinstance(parse_source(source), Path) and any(path.resolve() == Path(source).resolve() for path in output_paths):
+        raise ValueError(f"An output path equals the input video {source}; choose another output.")
+
+    display = has_display() if show is None else bool(show)
+    if display and not has_display():
+        logger.warning("No display is available (headless OpenCV or no $DISPLAY); not showing frames.")
+        display = False
+
+    capture = open_capture(source)
+    fps = _source_fps(capture)
+    total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+    if max_frames is not None:
+        total = min(total, max_frames) if total > 0 else max_frames
+
+    try:
+        outputs = _FrameOutputs(output_video, output_json, fps)
+    except BaseException:
+        capture.release()
+        raise
+    tracker = FaceTracker(window=window)
+    name_frames: collections.Counter = collections.Counter()
+    bar = tqdm(total=total if total > 0 else None, unit="frame", desc="Video", disable=not progress)
+    frames = 0
+    stopped_early = False
+
+    try:
+        while max_frames is None or frames < max_frames:
+            ok, frame = capture.read()
+            if not ok or frame is None:
+                break
+
+            record, annotated = _process_frame(frame, frames, fps, recognizer, gallery, tracker, whole_image)
+            outputs.write(annotated, record)
+            name_frames.update(face["name"] for face in record["faces"])
+            frames += 1
+            bar.update(1)
+
+            if display:
+                cv2.imshow(WINDOW_NAME, annotated)
+                if cv2.waitKey(1) & 0xFF in (ord("q"), 27):
+                    stopped_early = True
+                    break
+    except KeyboardInterrupt:
+        # Ctrl-C is how a camera run ends; keep the frames written so far.
+        stopped_early = True
+    except BaseException:
+        outputs.close()
+        outputs.discard()
+        raise
+    finally:
+        bar.close()
+        capture.release()
+        if display:
+            cv2.destroyWindow(WINDOW_NAME)
+
+    outputs.close()
+    if frames == 0:
+        outputs.discard()
+        raise ValueError(f"Video {source} has no readable frames; check that the file plays and is not truncated.")
+    outputs.commit()
+    return VideoSummary(frames, fps, outputs.video_path, outputs.json_path, dict(name_frames), stopped_early)
+
+
+class _FrameOutputs:
+    """The annotated video and JSON Lines file, written to temporary files and renamed at the end."""
+
+    def __init__(self, video_path: str | os.PathLike | None, json_path: str | os.PathLike | None, fps: float):
+        self.video_path = Path(video_path) if video_path is not None else None
+        self.json_path = Path(json_path) if json_path is not None else None
+        self.fps = fps
+        self._temporary_video = _temporary_beside(self.video_path) if self.video_path is not None else None
+        self._temporary_json = _temporary_beside(self.json_path) if self.json_path is not None else None
+        self._json_file = open(self._temporary_json, "w", encoding="utf-8") if self._temporary_json else None
+        self._writer: cv2.VideoWriter | None = None
+
+    def write(self, annotated: np.ndarray, record: dict) -> None:
+        """Append one annotated frame and its JSON record."""
+        if self._temporary_video is not None:
+            if self._writer is None:
+                self._writer = _open_writer(self._temporary_video, self.video_path, self.fps, annotated.shape)
+            self._writer.write(annotated)
+        if self._json_file is not None:
+            self._json_file.write(json.dumps(record) + "\n")
+
+    def close(self) -> None:
+        """Finish the temporary files; safe to call twice."""
+        if self._writer is not None:
+            self._writer.release()
+            self._writer = None
+        if self._json_file is not None:
+            self._json_file.close()
+            self._json_file = None
+
+    def discard(self) -> None:
+        """Delete the temporary files."""
+        for temporary in (self._temporary_video, self._temporary_json):
+            if temporary is not None:
+                temporary.unlink(missing_ok=True)
+
+    def commit(self) -> None:
+        """Rename the temporary files onto the output paths."""
+        for temporary, final in ((self._temporary_video, self.video_path), (self._temporary_json, self.json_path)):
+            if temporary is not None:
+                os.chmod(temporary, default_file_mode())
+                os.replace(temporary, final)
+
+
+def _process_frame(frame, index, fps, recognizer, gallery, tracker, whole_image):
+    photo = photo_from_array(frame, "bgr", source=f"frame {index}")
+    matches = recognizer.identify(photo, gallery, whole_image=whole_image)
+    tracked = tracker.update([match.box for match in matches], [match.name for match in matches])
+
+    faces = []
+    for match, (track_id, smoothed) in zip(matches, tracked):
+        faces.append(
+            {
+                "box": list(match.box),
+                "score": match.score,
+                "track": track_id,
+                "name": smoothed,
+                "raw_name": match.name,
+                "distance": round(match.distance, 4),
+            }
+        )
+    labels = [f"{face['name']} {face['distance']:.2f}" for face in faces]
+    colours = [UNKNOWN_COLOUR if face["name"] == UNKNOWN else KNOWN_COLOUR for face in faces]
+    annotated = draw_faces(photo.bgr, [match.box for match in matches], labels, colours)
+    record = {"frame": index, "time": round(index / fps, 4), "faces": faces}
+    return record, annotated
+
+
+def _open_writer(temporary: Path, final: Path, fps: float, shape) -> cv2.VideoWriter:
+    height, width = shape[:2]
+    fourcc = cv2.VideoWriter_fourcc(*VIDEO_CODECS[final.suffix.lower()])
+    writer = cv2.VideoWriter(str(temporary), fourcc, fps, (width, height))
+    if not writer.isOpened():
+        raise ValueError(
+            f"OpenCV cannot write {final.suffix} video with codec {VIDEO_CODECS[final.suffix.lower()]} "
+            f"here; try an .avi output path."
+        )
+    return writer

@@ -1,0 +1,370 @@
+"""Tests of photo reading, face detection and face cropping on real photos and AT&T faces."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from faces_fixtures import SAMPLE_FACE_COUNTS, require_att_dir, require_sample_photos_dir
+from siamese.cli import main
+from siamese.crops import cut_region, face_frame, prepare_face
+from siamese.data import read_grayscale
+from siamese.detect import (
+    DnnFaceDetector,
+    HaarFaceDetector,
+    create_detector,
+    detect_faces,
+    largest_detection,
+)
+from siamese.photos import photo_from_array, read_photo
+
+
+@pytest.fixture(scope="module")
+def photos():
+    return require_sample_photos_dir()
+
+
+@pytest.fixture(scope="module")
+def detector():
+    return HaarFaceDetector()
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLE_FACE_COUNTS))
+def test_sample_photo_face_count(photos, detector, name):
+    photo = read_photo(photos / name)
+
+    detections = detector.detect(photo)
+
+    assert len(detections) == SAMPLE_FACE_COUNTS[name]
+    height, width = photo.shape
+    for detection in detections:
+        x, y, box_width, box_height = detection.box
+        assert x >= 0
+        assert y >= 0
+        assert x + box_width <= width
+        assert y + box_height <= height
+        assert detection.score is not None and detection.score > 0
+
+
+def test_group_faces_sorted_left_to_right(photos, detector):
+    detections = detector.detect(read_photo(photos / "four_faces_group.jpg"))
+
+    lefts = [detection.box[0] for detection in detections]
+
+    assert lefts == sorted(lefts)
+
+
+def test_largest_detection_by_area(photos, detector):
+    detections = detector.detect(read_photo(photos / "four_faces_group.jpg"))
+
+    largest = largest_detection(detections)
+
+    assert largest.area == max(detection.box[2] * detection.box[3] for detection in detections)
+
+
+def test_exif_orientation_applied(photos, detector, tmp_path):
+    upright = Image.open(photos / "one_face_portrait.jpg").convert("RGB")
+    # Store the pixels turned a quarter to the left with EXIF orientation 6, which instructs
+    # viewers to turn them a quarter to the right, as phone cameras do.
+    sideways = upright.transpose(Image.Transpose.ROTATE_90)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    path = tmp_path / "phone.jpg"
+    sideways.save(path, exif=exif.tobytes(), quality=95)
+
+    photo = read_photo(path)
+
+    assert photo.shape == (upright.height, upright.width)
+    assert len(detector.detect(photo)) == 1
+    assert len(detector.detect(photo_from_array(np.asarray(sideways), "rgb"))) == 0
+
+
+def test_exif_rotation_changes_pixels(photos, tmp_path):
+    upright = Image.open(photos / "one_face_portrait.jpg").convert("L")
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    path = tmp_path / "phone.png"
+    upright.transpose(Image.Transpose.ROTATE_90).save(path, exif=exif.tobytes())
+
+    photo = read_photo(path)
+
+    expected = np.asarray(upright, dtype=np.float32) / 255.0
+    np.testing.assert_allclose(photo.gray, expected, atol=1e-6)
+
+
+def _save_variants(photos, tmp_path):
+    """Write the gray street photo in several formats; returns {label: path}."""
+    colour = Image.open(photos / "one_face_street.jpg").convert("RGB")
+    gray = colour.convert("L")
+    paths = {}
+
+    paths["png_alpha"] = tmp_path / "alpha.png"
+    rgba = colour.convert("RGBA")
+    rgba.putalpha(255)
+    rgba.save(paths["png_alpha"])
+
+    paths["pgm"] = tmp_path / "gray.pgm"
+    gray.save(paths["pgm"])
+
+    paths["bmp"] = tmp_path / "colour.bmp"
+    colour.save(paths["bmp"])
+
+    paths["tiff16"] = tmp_path / "gray16.tif"
+    cv2.imwrite(str(paths["tiff16"]), np.asarray(gray, dtype=np.uint16) * 257)
+
+    paths["png16_colour"] = tmp_path / "colour16.png"
+    cv2.imwrite(str(paths["png16_colour"]), np.asarray(colour, dtype=np.uint16)[..., ::-1] * 257)
+
+    paths["jpeg_gray"] = tmp_path / "gray.jpg"
+    gray.save(paths["jpeg_gray"], quality=95)
+    return paths
+
+
+@pytest.mark.parametrize("label", ["png_alpha", "pgm", "bmp", "tiff16", "png16_colour", "jpeg_gray"])
+def test_formats_detect_one_face(photos, detector, tmp_path, label):
+    path = _save_variants(photos, tmp_path)[label]
+
+    photo = read_photo(path)
+
+    assert photo.gray.dtype == np.float32
+    assert photo.bgr.dtype == np.uint8
+    assert photo.bgr.shape == (*photo.shape, 3)
+    assert photo.gray.min() >= 0.0
+    assert photo.gray.max() <= 1.0
+    assert len(detector.detect(photo)) == 1
+
+
+def test_16bit_gray_keeps_precision(tmp_path):
+    ramp = np.arange(0, 65536, 16, dtype=np.uint16).reshape(64, 64)
+    path = tmp_path / "ramp.tif"
+    cv2.imwrite(str(path), ramp)
+
+    photo = read_photo(path)
+
+    np.testing.assert_allclose(photo.gray, ramp / 65535.0, atol=1e-6)
+    assert len(np.unique(photo.gray)) == 4096
+
+
+def test_transparent_pixels_become_black(tmp_path):
+    rgba = np.zeros((4, 4, 4), dtype=np.uint8)
+    rgba[..., :3] = 255
+    rgba[:2, :, 3] = 255
+    path = tmp_path / "half.png"
+    Image.fromarray(rgba, "RGBA").save(path)
+
+    photo = read_photo(path)
+
+    np.testing.assert_allclose(photo.gray[:2], 1.0)
+    np.testing.assert_allclose(photo.gray[2:], 0.0)
+
+
+def test_rgb_and_bgr_arrays_agree(photos, detector):
+    rgb = np.asarray(Image.open(photos / "four_faces_group.jpg").convert("RGB"))
+    bgr = np.ascontiguousarray(rgb[..., ::-1])
+
+    from_rgb = photo_from_array(rgb, channel_order="rgb")
+    from_bgr = photo_from_array(bgr, channel_order="bgr")
+
+    np.testing.assert_array_equal(from_rgb.bgr, from_bgr.bgr)
+    np.testing.assert_allclose(from_rgb.gray, from_bgr.gray)
+    assert len(detect_faces(rgb, detector, channel_order="rgb")) == 4
+
+
+def test_channel_order_matters():
+    red_rgb = np.zeros((2, 2, 3), dtype=np.uint8)
+    red_rgb[..., 0] = 255
+
+    as_rgb = photo_from_array(red_rgb, "rgb")
+    as_bgr = photo_from_array(red_rgb, "bgr")
+
+    assert tuple(as_rgb.bgr[0, 0]) == (0, 0, 255)
+    assert as_rgb.gray[0, 0] == pytest.approx(0.299, abs=1e-3)
+    assert as_bgr.gray[0, 0] == pytest.approx(0.114, abs=1e-3)
+
+
+def test_float_and_uint16_arrays():
+    gray_float = np.full((3, 3), 0.5, dtype=np.float64)
+    gray16 = np.full((3, 3), 65535, dtype=np.uint16)
+
+    assert photo_from_array(gray_float).gray[0, 0] == pytest.approx(0.5)
+    assert photo_from_array(gray16).gray[0, 0] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(
+    "array, order, message",
+    [
+        (np.zeros((4, 4, 2), np.uint8), "bgr", "shape"),
+        (np.zeros((4,), np.uint8), "bgr", "shape"),
+        (np.full((4, 4), 255.0), "bgr", r"\[0, 1\]"),
+        (np.zeros((4, 4), np.int64), "bgr", "dtype"),
+        (np.zeros((4, 4, 3), np.uint8), "rbg", "channel_order"),
+        (np.zeros((0, 4), np.uint8), "bgr", "empty"),
+    ],
+)
+def test_invalid_arrays_rejected(array, order, message):
+    with pytest.raises(ValueError, match=message):
+        photo_from_array(array, order)
+
+
+def test_missing_photo(tmp_path):
+    with pytest.raises(FileNotFoundError, match="missing.jpg"):
+        read_photo(tmp_path / "missing.jpg")
+
+
+def test_unreadable_photo_names_file(tmp_path):
+    path = tmp_path / "broken.jpg"
+    path.write_text("not a JPEG")
+
+    with pytest.raises(ValueError, match="broken.jpg"):
+        read_photo(path)
+
+
+def test_cascade_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="haarcascade_frontalface_default.xml"):
+        HaarFaceDetector(tmp_path / "missing.xml")
+
+
+def test_cascade_invalid_file(tmp_path):
+    path = tmp_path / "broken.xml"
+    path.write_text("<opencv_storage></opencv_storage>")
+
+    with pytest.raises(ValueError, match="broken.xml"):
+        HaarFaceDetector(path)
+
+
+def test_cascade_unavailable_names_fix(monkeypatch):
+    # Simulates an OpenCV build without CascadeClassifier, such as plain opencv-python 5.x.
+    monkeypatch.delattr(cv2, "CascadeClassifier")
+
+    with pytest.raises(ImportError, match="opencv-contrib-python-headless"):
+        HaarFaceDetector()
+
+
+@pytest.mark.parametrize("kwargs", [{"scale_factor": 1.0}, {"min_neighbors": -1}, {"min_size": 0}])
+def test_cascade_options_validated(kwargs):
+    with pytest.raises(ValueError):
+        HaarFaceDetector(**kwargs)
+
+
+def test_dnn_missing_model(tmp_path):
+    with pytest.raises(FileNotFoundError, match="yunet"):
+        DnnFaceDetector(tmp_path / "face_detection_yunet.onnx")
+
+
+def test_dnn_invalid_model(tmp_path):
+    path = tmp_path / "fake.onnx"
+    path.write_bytes(b"\x00garbage, not a protobuf" * 10)
+
+    with pytest.raises(ValueError, match="fake.onnx"):
+        DnnFaceDetector(path)
+
+
+def test_create_detector_errors():
+    with pytest.raises(ValueError, match="haar, dnn"):
+        create_detector("mtcnn")
+    with pytest.raises(ValueError, match="--dnn-model"):
+        create_detector("dnn")
+
+
+def test_face_frame_by_hand():
+    x0, y0, x1, y1 = face_frame((100, 200, 100, 100))
+
+    assert x1 - x0 == pytest.approx(103, abs=1)
+    assert y1 - y0 == pytest.approx(125, abs=1)
+    assert (x0 + x1) / 2 == pytest.approx(150, abs=1)
+    assert (y0 + y1) / 2 == pytest.approx(250 - 7, abs=1)
+
+
+def test_cut_region_repeats_edges():
+    image = np.arange(9, dtype=np.float32).reshape(3, 3)
+
+    region = cut_region(image, (-1, 1, 2, 4))
+
+    expected = np.array([[3, 3, 4], [6, 6, 7], [6, 6, 7]], dtype=np.float32)
+    np.testing.assert_array_equal(region, expected)
+
+
+def test_cut_region_outside_image():
+    with pytest.raises(ValueError, match="outside"):
+        cut_region(np.zeros((3, 3)), (5, 5, 8, 8))
+
+
+def test_whole_image_matches_training_loader():
+    path = require_att_dir() / "s1" / "1.pgm"
+
+    crop = prepare_face(read_photo(path), None, (56, 46))
+
+    assert crop.shape == (56, 46, 1)
+    assert crop.dtype == np.float32
+    np.testing.assert_array_equal(crop[..., 0], read_grayscale(path, (56, 46)))
+
+
+def _framing_error(detector, frame_width: float, monkeypatch) -> float:
+    """Median pixel difference between detector crops and the AT&T images they came from."""
+    import siamese.crops as crops
+
+    monkeypatch.setattr(crops, "FRAME_WIDTH", frame_width)
+    monkeypatch.setattr(crops, "FRAME_HEIGHT", frame_width * 112 / 92)
+    differences = []
+    for subject in range(1, 41, 2):
+        path = require_att_dir() / f"s{subject}" / "1.pgm"
+        image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+        canvas = photo_from_array(cv2.copyMakeBorder(image, 60, 60, 60, 60, cv2.BORDER_REPLICATE))
+        detections = detector.detect(canvas)
+        if len(detections) != 1:
+            continue
+        crop = crops.prepare_face(canvas, detections[0].box, (56, 46))
+        whole = crops.prepare_face(read_photo(path), None, (56, 46))
+        differences.append(float(np.mean(np.abs(crop - whole))))
+    assert len(differences) >= 18
+    return float(np.median(differences))
+
+
+def test_frame_reproduces_att_framing(detector, monkeypatch):
+    import siamese.crops as crops
+
+    chosen = _framing_error(detector, crops.FRAME_WIDTH, monkeypatch)
+    tighter = _framing_error(detector, crops.FRAME_WIDTH * 0.85, monkeypatch)
+    looser = _framing_error(detector, crops.FRAME_WIDTH * 1.15, monkeypatch)
+
+    assert chosen < tighter
+    assert chosen < looser
+
+
+def test_detect_cli_json(photos, tmp_path, capsys):
+    inputs = [photos / name for name in sorted(SAMPLE_FACE_COUNTS)]
+    before = {path: path.read_bytes() for path in inputs}
+
+    code = main(["detect", *map(str, inputs), "--json", "--output", str(tmp_path / "out"), "--crops", str(tmp_path / "crops")])
+
+    assert code == 0
+    results = json.loads(capsys.readouterr().out)
+    assert [result["path"] for result in results] == [str(path) for path in inputs]
+    for result, path in zip(results, inputs):
+        assert len(result["faces"]) == SAMPLE_FACE_COUNTS[path.name]
+        assert all(len(face["box"]) == 4 and face["score"] > 0 for face in result["faces"])
+        assert (tmp_path / "out" / f"{path.stem}.detect.jpg").is_file()
+    assert len(list((tmp_path / "crops").glob("*.png"))) == sum(SAMPLE_FACE_COUNTS.values())
+    assert all(path.read_bytes() == content for path, content in before.items())
+
+
+def test_detect_cli_missing_photo(tmp_path, capsys):
+    code = main(["detect", str(tmp_path / "nobody.jpg"), "--no-annotate"])
+
+    assert code == 2
+    assert "nobody.jpg" in capsys.readouterr().err
+
+
+def test_detect_cli_refuses_input_as_output(photos, tmp_path, capsys):
+    copy = tmp_path / "face.jpg"
+    copy.write_bytes((photos / "one_face_street.jpg").read_bytes())
+
+    code = main(["detect", str(copy), "--output", str(copy)])
+
+    assert code == 2
+    assert "overwrite" in capsys.readouterr().err
+    assert copy.read_bytes() == (photos / "one_face_street.jpg").read_bytes()

@@ -1,0 +1,296 @@
+"""Tests of the SQLite gallery: storage, search, permissions, transactions and bad input.
+
+These tests store hand-made embeddings under made-up model fingerprints, so they need no
+trained network; tests/test_recognize.py enrolls real faces.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import stat
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from siamese.gallery import EmbeddingIndex, benchmark_search, open_gallery
+
+FINGERPRINT = "a" * 64
+OTHER_FINGERPRINT = "b" * 64
+
+
+@pytest.fixture
+def gallery_path(tmp_path):
+    return tmp_path / "people" / "gallery.db"
+
+
+@pytest.fixture
+def gallery(gallery_path):
+    with open_gallery(gallery_path, FINGERPRINT, embedding_dim=2, create=True) as opened:
+        yield opened
+
+
+def test_search_nearest_by_hand(gallery):
+    gallery.add("alice", np.array([[1.0, 0.0]]), ["alice.jpg"])
+    gallery.add("bob", np.array([[0.0, 1.0], [0.6, 0.8]]), ["bob1.jpg", "bob2.jpg"])
+
+    neighbors = gallery.search(np.array([[0.9, 0.1], [0.5, 0.9]]))
+
+    assert neighbors[0].name == "alice"
+    assert neighbors[0].distance == pytest.approx(np.hypot(0.1, 0.1), abs=1e-6)
+    assert neighbors[1].name == "bob"
+    assert neighbors[1].distance == pytest.approx(np.hypot(0.1, 0.1), abs=1e-6)
+
+
+def test_search_single_query_vector(gallery):
+    gallery.add("alice", np.array([[1.0, 0.0]]), ["alice.jpg"])
+
+    [neighbor] = gallery.search(np.array([0.0, 0.0]))
+
+    assert neighbor.name == "alice"
+    assert neighbor.distance == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("n_queries", [1, 3, 30])
+def test_index_matches_brute_force(n_queries):
+    rng = np.random.default_rng(0)
+    embeddings = rng.standard_normal((500, 16)).astype(np.float32)
+    person_ids = rng.integers(0, 40, 500)
+    queries = rng.standard_normal((n_queries, 16)).astype(np.float32)
+    index = EmbeddingIndex(embeddings, person_ids, tuple(f"p{i}" for i in range(40)))
+
+    rows, distances = index.nearest(queries)
+
+    brute = np.linalg.norm(queries[:, None, :] - embeddings[None, :, :], axis=2)
+    np.testing.assert_array_equal(rows, np.argmin(brute, axis=1))
+    np.testing.assert_allclose(distances, np.min(brute, axis=1), rtol=1e-4, atol=1e-4)
+
+
+def test_search_100k_under_20ms():
+    # The best median of three runs, as timeit reports the best of its repeats, so that other
+    # processes briefly competing for the CPU do not decide the result.
+    timings = [
+        benchmark_search(n_embeddings=100_000, dim=64, n_queries=50, rng=np.random.default_rng(seed))
+        for seed in range(3)
+    ]
+
+    best = min(timing["median_ms"] for timing in timings)
+
+    assert best < 20.0, timings
+
+
+def test_records_store_source_box_time_fingerprint(gallery):
+    gallery.add("alice", np.array([[1.0, 0.0], [0.0, 1.0]]), ["a.jpg", "b.png"], [(1, 2, 30, 40), None])
+
+    records = gallery.records("alice")
+
+    assert [record.source for record in records] == ["a.jpg", "b.png"]
+    assert records[0].box == (1, 2, 30, 40)
+    assert records[1].box is None
+    assert all(record.model_fingerprint == FINGERPRINT for record in records)
+    assert all(record.enrolled_at.endswith("+00:00") for record in records)
+
+
+def test_people_lists_counts(gallery):
+    gallery.add("bob", np.array([[0.0, 1.0]]), ["b.jpg"])
+    gallery.add("alice", np.array([[1.0, 0.0]]), ["a1.jpg"])
+    gallery.add("alice", np.array([[0.9, 0.1]]), ["a2.jpg"])
+
+    people = gallery.people()
+
+    assert [(person.name, person.n_embeddings) for person in people] == [("alice", 2), ("bob", 1)]
+    assert len(gallery) == 3
+
+
+def test_file_mode_0600(gallery_path, gallery):
+    gallery.add("alice", np.array([[1.0, 0.0]]), ["a.jpg"])
+
+    mode = stat.S_IMODE(gallery_path.stat().st_mode)
+
+    assert mode == 0o600, oct(mode)
+
+
+def test_other_model_rejected(gallery_path, gallery):
+    gallery.add("alice", np.array([[1.0, 0.0]]), ["a.jpg"])
+    gallery.close()
+
+    with pytest.raises(ValueError, match="another model.*[Rr]e-enroll"):
+        open_gallery(gallery_path, OTHER_FINGERPRINT, embedding_dim=2)
+
+
+def test_management_without_fingerprint(gallery_path, gallery):
+    gallery.add("alice", np.array([[1.0, 0.0]]), ["a.jpg"])
+    gallery.close()
+
+    with open_gallery(gallery_path) as reopened:
+        assert [person.name for person in reopened.people()] == ["alice"]
+        with pytest.raises(ValueError, match="fingerprint"):
+            reopened.search(np.array([1.0, 0.0]))
+
+
+def test_rename_and_remove(gallery):
+    gallery.add("alice", np.array([[1.0, 0.0], [0.9, 0.1]]), ["a1.jpg", "a2.jpg"])
+    gallery.add("bob", np.array([[0.0, 1.0]]), ["b.jpg"])
+
+    gallery.rename("alice", "  Alice Smith ")
+    removed = gallery.remove("bob")
+
+    assert [person.name for person in gallery.people()] == ["Alice Smith"]
+    assert removed == 1
+    assert gallery.search(np.array([0.0, 1.0]))[0].name == "Alice Smith"
+
+
+def test_unknown_person_rename_remove(gallery):
+    gallery.add("alice", np.array([[1.0, 0.0]]), ["a.jpg"])
+
+    with pytest.raises(ValueError, match="No person named 'carol'.*alice"):
+        gallery.rename("carol", "dave")
+    with pytest.raises(ValueError, match="No person named 'carol'"):
+        gallery.remove("carol")
+
+
+def test_rename_to_taken_name(gallery):
+    gallery.add("alice", np.array([[1.0, 0.0]]), ["a.jpg"])
+    gallery.add("bob", np.array([[0.0, 1.0]]), ["b.jpg"])
+
+    with pytest.raises(ValueError, match="already enrolled"):
+        gallery.rename("alice", "bob")
+    assert sorted(person.name for person in gallery.people()) == ["alice", "bob"]
+
+
+@pytest.mark.parametrize("name", ["", "   ", "unknown", "Unknown", "x" * 201])
+def test_invalid_names_rejected(gallery, name):
+    with pytest.raises(ValueError):
+        gallery.add(name, np.array([[1.0, 0.0]]), ["a.jpg"])
+    assert len(gallery) == 0
+
+
+def test_add_wrong_dimension(gallery):
+    with pytest.raises(ValueError, match="length 3.*length 2"):
+        gallery.add("alice", np.array([[1.0, 0.0, 0.0]]), ["a.jpg"])
+
+
+def test_add_count_mismatch(gallery):
+    with pytest.raises(ValueError, match="one source"):
+        gallery.add("alice", np.array([[1.0, 0.0], [0.0, 1.0]]), ["a.jpg"])
+
+
+def test_add_nan_rejected(gallery):
+    with pytest.raises(ValueError, match="NaN"):
+        gallery.add("alice", np.array([[np.nan, 0.0]]), ["a.jpg"])
+
+
+def test_empty_gallery_search(gallery):
+    with pytest.raises(ValueError, match="empty.*siamese enroll"):
+        gallery.search(np.array([1.0, 0.0]))
+
+
+def test_missing_gallery_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="siamese enroll"):
+        open_gallery(tmp_path / "missing.db", FINGERPRINT, 2)
+
+
+def test_text_file_not_gallery(tmp_path):
+    path = tmp_path / "notes.db"
+    path.write_text("these are not the embeddings you are looking for\n" * 20)
+
+    with pytest.raises(ValueError, match="not a siamese gallery"):
+        open_gallery(path, FINGERPRINT, 2)
+
+
+def test_foreign_sqlite_not_gallery(tmp_path):
+    path = tmp_path / "other.db"
+    with sqlite3.connect(path) as connection:
+        connection.execute("CREATE TABLE songs (title TEXT)")
+
+    with pytest.raises(ValueError, match="not a siamese gallery"):
+        open_gallery(path, FINGERPRINT, 2)
+
+
+def test_error_in_transaction_rolls_back(gallery):
+    gallery.add("alice", np.array([[1.0, 0.0]]), ["a.jpg"])
+
+    with pytest.raises(RuntimeError, match="disk unplugged"):
+        with gallery.transaction():
+            gallery._connection.execute("DELETE FROM embeddings")
+            raise RuntimeError("disk unplugged")
+
+    assert len(gallery) == 1
+    assert gallery.search(np.array([1.0, 0.0]))[0].name == "alice"
+
+
+def test_killed_enrollment_leaves_gallery_intact(gallery_path, gallery):
+    gallery.add("alice", np.array([[1.0, 0.0], [0.9, 0.1]]), ["a1.jpg", "a2.jpg"])
+    gallery.close()
+
+    # The child enrolls 1000 embeddings of bob and SIGKILLs itself after the 500th insert,
+    # in the middle of the transaction.
+    script = textwrap.dedent(
+        f"""
+        import os, signal
+        import numpy as np
+        from siamese.gallery import open_gallery
+
+        gallery = open_gallery({str(gallery_path)!r}, {FINGERPRINT!r}, 2)
+        inserts = 0
+
+        def trace(statement):
+            global inserts
+            if statement.startswith("INSERT INTO embeddings"):
+                inserts += 1
+                if inserts == 500:
+                    os.kill(os.getpid(), signal.SIGKILL)
+
+        gallery._connection.set_trace_callback(trace)
+        gallery.add("bob", np.tile([0.0, 1.0], (1000, 1)), [f"bob{{i}}.jpg" for i in range(1000)])
+        """
+    )
+    child = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+
+    assert child.returncode == -9, child.stderr
+    assert gallery_path.with_name(gallery_path.name + "-journal").exists()
+    with open_gallery(gallery_path, FINGERPRINT, 2) as reopened:
+        integrity = reopened._connection.execute("PRAGMA integrity_check").fetchone()[0]
+        assert integrity == "ok"
+        assert [(person.name, person.n_embeddings) for person in reopened.people()] == [("alice", 2)]
+        reopened.add("bob", np.array([[0.0, 1.0]]), ["bob.jpg"])
+        assert len(reopened) == 3
+
+
+def test_index_cached_and_refreshed(gallery_path, gallery):
+    gallery.add("alice", np.array([[1.0, 0.0]]), ["a.jpg"])
+    first = gallery.index()
+
+    assert gallery.index() is first
+
+    with open_gallery(gallery_path, FINGERPRINT, 2) as other:
+        other.add("bob", np.array([[0.0, 1.0]]), ["b.jpg"])
+    refreshed = gallery.index()
+
+    assert refreshed is not first
+    assert len(refreshed) == 2
+
+
+def test_removed_embedding_erased_from_file(gallery_path, gallery):
+    secret = np.array([[0.123456789, 0.987654321]], dtype=np.float32)
+    gallery.add("alice", np.array([[1.0, 0.0]]), ["a.jpg"])
+    gallery.add("bob", secret, ["b.jpg"])
+    assert secret.astype("<f4").tobytes() in gallery_path.read_bytes()
+
+    gallery.remove("bob")
+
+    assert secret.astype("<f4").tobytes() not in gallery_path.read_bytes()
+
+
+def test_shared_file_mode_warns(gallery_path, gallery, caplog):
+    gallery.add("alice", np.array([[1.0, 0.0]]), ["a.jpg"])
+    gallery.close()
+    os.chmod(gallery_path, 0o644)
+
+    with caplog.at_level("WARNING", logger="siamese.gallery"):
+        open_gallery(gallery_path, FINGERPRINT, 2).close()
+
+    assert "chmod 600" in caplog.text

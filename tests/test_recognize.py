@@ -1,0 +1,339 @@
+"""Tests of enrollment, identification and verification with a small model trained on AT&T.
+
+The model trains once per session (see faces_fixtures.trained_model_dir) on s1–s35; the
+synthetic-scene tests identify the unseen s36–s40 pasted into noisy 400x300 scenes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import cv2
+import numpy as np
+import pytest
+
+from faces_fixtures import (
+    UNSEEN_SUBJECTS,
+    box_centre_inside,
+    make_scene,
+    read_att,
+    require_sample_photos_dir,
+    trained_model_dir,
+)
+from siamese.cli import main
+from siamese.gallery import UNKNOWN
+from siamese.photos import photo_from_array, read_photo
+from siamese.recognize import Recognizer, enroll, load_threshold, resolve_model_path
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    return trained_model_dir(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def recognizer(model_dir):
+    return Recognizer.from_path(model_dir / "model.keras")
+
+
+@pytest.fixture
+def gallery(recognizer, tmp_path):
+    with recognizer.open_gallery(tmp_path / "gallery.db", create=True) as opened:
+        yield opened
+
+
+@pytest.fixture(scope="module")
+def scene_results(recognizer, tmp_path_factory):
+    """Enroll s36–s39 from a one-face scene of image 1; identify scenes of images 2–10.
+
+    Each image number gives two scenes, one with s36, s37 and s38 and one with s39 and s40,
+    so 45 faces are queried: 36 of enrolled people and 9 of s40, who is not enrolled.
+    """
+    rng = np.random.default_rng(7)
+    enrolled = UNSEEN_SUBJECTS[:4]
+    path = tmp_path_factory.mktemp("scenes") / "gallery.db"
+    gallery = recognizer.open_gallery(path, create=True)
+    for subject in enrolled:
+        scene, _ = make_scene([read_att(subject, 1)], rng)
+        enroll(recognizer, gallery, subject, [photo_from_array(scene, source=f"{subject} scene")])
+
+    faces = []
+    for number in range(2, 11):
+        for group in (UNSEEN_SUBJECTS[:3], UNSEEN_SUBJECTS[3:]):
+            order = [group[i] for i in rng.permutation(len(group))]
+            scene, boxes = make_scene([read_att(subject, number) for subject in order], rng)
+            matches = recognizer.identify(photo_from_array(scene), gallery)
+            for subject, box in zip(order, boxes):
+                found = [match for match in matches if box_centre_inside(match.box, box)]
+                faces.append({"subject": subject, "enrolled": subject in enrolled, "match": found[0] if found else None})
+            faces.extend(
+                {"subject": None, "enrolled": False, "match": match}
+                for match in matches
+                if not any(box_centre_inside(match.box, box) for box in boxes)
+            )
+    gallery.close()
+    return faces
+
+
+def test_scenes_detect_pasted_faces(scene_results):
+    pasted = [face for face in scene_results if face["subject"] is not None]
+    spurious = [face for face in scene_results if face["subject"] is None]
+
+    found = sum(face["match"] is not None for face in pasted)
+
+    assert len(pasted) == 45
+    assert found >= 43, f"found {found} of 45 pasted faces"
+    assert len(spurious) <= 4, [face["match"].box for face in spurious]
+
+
+def test_scenes_identify_enrolled(scene_results):
+    queries = [face for face in scene_results if face["enrolled"] and face["match"] is not None]
+
+    nearest_correct = np.mean([face["match"].nearest == face["subject"] for face in queries])
+
+    # Chance is 1 in 4. NOTE: the 120-step test model reaches only 0.47-0.63 here. The Haar
+    # boxes vary by about 10% in scale, and this model trained without augmentation, so it
+    # never saw such shifts. Judge accuracy by a full `siamese train` model instead.
+    assert nearest_correct >= 0.4, f"nearest person right for {nearest_correct:.2f} of {len(queries)} faces"
+
+
+def test_scenes_unknown_for_unenrolled(recognizer, scene_results):
+    queries = [face for face in scene_results if face["subject"] is not None and face["match"] is not None]
+    strangers = [face["match"] for face in queries if not face["enrolled"]]
+    enrolled = [face["match"] for face in queries if face["enrolled"]]
+
+    for match in strangers + enrolled:
+        expected = match.nearest if match.distance < recognizer.threshold else UNKNOWN
+        assert match.name == expected, match
+    # NOTE: at the calibrated threshold the 120-step test model calls only 10-25% of the
+    # stranger's faces unknown (and 10-15% of enrolled faces), so this checks the distances,
+    # which separate them, rather than the unknown rate.
+    assert np.median([match.distance for match in strangers]) > np.median([match.distance for match in enrolled])
+
+
+def test_sample_photo_enroll_then_identify_crop(recognizer, gallery):
+    photos = require_sample_photos_dir()
+    enroll(recognizer, gallery, "portrait", [photos / "one_face_portrait.jpg"])
+    photo = read_photo(photos / "one_face_portrait.jpg")
+    height, width = photo.shape
+    # Another framing of the same photo: drop the left and bottom margins, then shrink by 30%.
+    cropped = photo.bgr[: int(height * 0.85), int(width * 0.1) :]
+    cropped = cv2.resize(cropped, None, fx=0.7, fy=0.7, interpolation=cv2.INTER_AREA)
+
+    [match] = recognizer.identify(cropped, gallery)
+
+    assert match.name == "portrait", match
+    assert match.distance < recognizer.threshold
+
+
+def test_enroll_several_faces_takes_largest(recognizer, gallery, caplog):
+    path = require_sample_photos_dir() / "four_faces_group.jpg"
+    largest = max(recognizer.detector.detect(read_photo(path)), key=lambda detection: detection.area)
+
+    with caplog.at_level(logging.WARNING, logger="siamese.recognize"):
+        [enrolled] = enroll(recognizer, gallery, "group", [path])
+
+    assert enrolled.box == largest.box
+    assert "Found 4 faces" in caplog.text
+    assert "largest" in caplog.text
+    assert [record.box for record in gallery.records("group")] == [largest.box]
+
+
+def test_enroll_strict_rejects_group(recognizer, gallery):
+    with pytest.raises(ValueError, match="Found 4 faces.*four_faces_group.jpg"):
+        enroll(recognizer, gallery, "group", [require_sample_photos_dir() / "four_faces_group.jpg"], strict=True)
+    assert gallery.people() == []
+
+
+def test_enroll_no_face_names_file(recognizer, gallery, tmp_path):
+    good = require_sample_photos_dir() / "one_face_street.jpg"
+    blank = tmp_path / "wall.png"
+    cv2.imwrite(str(blank), np.full((200, 200, 3), 128, np.uint8))
+
+    with pytest.raises(ValueError, match="No face found in .*wall.png"):
+        enroll(recognizer, gallery, "street", [good, blank])
+
+    assert gallery.people() == []
+
+
+def test_enroll_missing_and_unreadable(recognizer, gallery, tmp_path):
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8 truncated")
+
+    with pytest.raises(FileNotFoundError, match="missing.jpg"):
+        enroll(recognizer, gallery, "x", [tmp_path / "missing.jpg"])
+    with pytest.raises(ValueError, match="broken.jpg"):
+        enroll(recognizer, gallery, "x", [broken])
+    assert len(gallery) == 0
+
+
+def test_whole_image_enroll_exact_match(recognizer, gallery):
+    image = read_att("s36", 3)
+    enroll(recognizer, gallery, "s36", [image], whole_image=True)
+
+    [match] = recognizer.identify(image, gallery, whole_image=True)
+
+    assert match.name == "s36"
+    assert match.distance < 1e-3
+    assert match.box == (0, 0, 92, 112)
+
+
+def test_identify_rgb_equals_bgr(recognizer, gallery):
+    enroll(recognizer, gallery, "portrait", [require_sample_photos_dir() / "one_face_portrait.jpg"])
+    bgr = read_photo(require_sample_photos_dir() / "one_face_street.jpg").bgr
+
+    from_bgr = recognizer.identify(bgr, gallery)
+    from_rgb = recognizer.identify(np.ascontiguousarray(bgr[..., ::-1]), gallery, channel_order="rgb")
+
+    assert [match.box for match in from_bgr] == [match.box for match in from_rgb]
+    assert [match.distance for match in from_bgr] == pytest.approx([match.distance for match in from_rgb], abs=1e-5)
+
+
+def test_verify_same_photo(recognizer):
+    path = require_sample_photos_dir() / "one_face_street.jpg"
+
+    result = recognizer.verify(path, path)
+
+    assert result.same_person
+    assert result.distance < 1e-3
+
+
+def test_other_model_gallery_refused(recognizer, gallery, tmp_path):
+    from siamese.model import build_embedding_network, build_siamese_model
+
+    enroll(recognizer, gallery, "street", [require_sample_photos_dir() / "one_face_street.jpg"])
+    other = Recognizer(build_siamese_model(build_embedding_network((56, 46, 1), (8,), 32, seed=5)), threshold=0.5)
+
+    with pytest.raises(ValueError, match="another model.*[Rr]e-enroll"):
+        other.open_gallery(gallery.path)
+
+
+def test_threshold_read_from_metrics(model_dir, recognizer):
+    stored = json.loads((model_dir / "metrics.json").read_text())["threshold"]
+
+    assert load_threshold(model_dir / "model.keras") == pytest.approx(stored)
+    assert recognizer.threshold == pytest.approx(stored)
+
+
+def test_threshold_errors(tmp_path):
+    model = tmp_path / "model.keras"
+    with pytest.raises(FileNotFoundError, match="--threshold"):
+        load_threshold(model)
+
+    (tmp_path / "metrics.json").write_text("{not json")
+    with pytest.raises(ValueError, match="JSON"):
+        load_threshold(model)
+
+    (tmp_path / "metrics.json").write_text(json.dumps({"threshold": -1}))
+    with pytest.raises(ValueError, match="threshold"):
+        load_threshold(model)
+
+
+def test_missing_model_says_train(tmp_path, monkeypatch):
+    monkeypatch.delenv("SIAMESE_MODEL", raising=False)
+    monkeypatch.chdir(tmp_path)
+
+    with pytest.raises(FileNotFoundError, match="siamese train"):
+        resolve_model_path(None)
+    with pytest.raises(FileNotFoundError, match="elsewhere.keras"):
+        resolve_model_path(tmp_path / "elsewhere.keras")
+
+
+def _write_scene(path, subjects, number, seed):
+    scene, boxes = make_scene([read_att(subject, number) for subject in subjects], np.random.default_rng(seed))
+    cv2.imwrite(str(path), scene)
+    return boxes
+
+
+def test_cli_enroll_identify_json(model_dir, tmp_path, capsys):
+    model = str(model_dir / "model.keras")
+    database = str(tmp_path / "gallery.db")
+    enroll_photo = tmp_path / "s37_1.png"
+    _write_scene(enroll_photo, ["s37"], 1, seed=1)
+    query = tmp_path / "query.jpg"
+    boxes = _write_scene(query, ["s37", "s40"], 4, seed=2)
+    query_bytes = query.read_bytes()
+
+    assert main(["enroll", "s37", str(enroll_photo), "--gallery", database, "--model", model]) == 0
+    assert "Enrolled s37 from 1 photo" in capsys.readouterr().out
+
+    code = main(["identify", str(query), "--gallery", database, "--model", model, "--json", "--output", str(tmp_path / "out")])
+
+    assert code == 0
+    [result] = json.loads(capsys.readouterr().out)
+    assert result["path"] == str(query)
+    assert len(result["faces"]) == 2
+    for face, box in zip(result["faces"], boxes):
+        assert set(face) == {"box", "score", "name", "distance"}
+        assert box_centre_inside(face["box"], box)
+        assert face["name"] in ("s37", UNKNOWN)
+        assert face["distance"] >= 0
+    assert (tmp_path / "out" / "query.identify.jpg").is_file()
+    assert query.read_bytes() == query_bytes
+
+
+def test_cli_threshold_override(model_dir, tmp_path, capsys):
+    model = str(model_dir / "model.keras")
+    database = str(tmp_path / "gallery.db")
+    photo = tmp_path / "s38_2.png"
+    _write_scene(photo, ["s38"], 2, seed=3)
+    query = tmp_path / "s38_3.png"
+    _write_scene(query, ["s38"], 3, seed=4)
+    main(["enroll", "s38", str(photo), "--gallery", database, "--model", model])
+    capsys.readouterr()
+
+    main(["identify", str(query), "--gallery", database, "--model", model, "--json", "--no-annotate", "--threshold", "1e-6"])
+
+    [result] = json.loads(capsys.readouterr().out)
+    assert [face["name"] for face in result["faces"]] == [UNKNOWN]
+
+
+def test_cli_verify_exit_codes(model_dir, tmp_path, capsys):
+    model = str(model_dir / "model.keras")
+    first = str(tmp_path / "a.pgm")
+    cv2.imwrite(first, read_att("s39", 5))
+    second = str(tmp_path / "b.pgm")
+    cv2.imwrite(second, read_att("s36", 2))
+
+    same = main(["verify", first, first, "--model", model, "--whole-image", "--json"])
+    same_result = json.loads(capsys.readouterr().out)
+    pair = main(["verify", first, second, "--model", model, "--whole-image", "--json"])
+    pair_result = json.loads(capsys.readouterr().out)
+
+    assert same == 0
+    assert same_result["same_person"] is True
+    assert pair_result["same_person"] == (pair_result["distance"] < pair_result["threshold"])
+    assert pair == (0 if pair_result["same_person"] else 1)
+
+
+def test_cli_gallery_list_rename_remove(model_dir, tmp_path, capsys):
+    model = str(model_dir / "model.keras")
+    database = str(tmp_path / "gallery.db")
+    photo = tmp_path / "s36.png"
+    _write_scene(photo, ["s36"], 1, seed=4)
+    main(["enroll", "s36", str(photo), "--gallery", database, "--model", model])
+    capsys.readouterr()
+
+    assert main(["gallery", "rename", "s36", "Ada", "--gallery", database]) == 0
+    capsys.readouterr()
+    assert main(["gallery", "list", "--gallery", database, "--json"]) == 0
+    listing = json.loads(capsys.readouterr().out)
+    assert [(person["name"], person["n_embeddings"]) for person in listing] == [("Ada", 1)]
+    assert main(["gallery", "remove", "Nobody", "--gallery", database]) == 2
+    assert "No person named 'Nobody'" in capsys.readouterr().err
+    assert main(["gallery", "remove", "Ada", "--gallery", database]) == 0
+    assert main(["gallery", "list", "--gallery", database]) == 0
+    assert "nobody enrolled" in capsys.readouterr().out
+
+
+def test_cli_missing_model(tmp_path, capsys):
+    photo = str(tmp_path / "x.pgm")
+    cv2.imwrite(photo, read_att("s1", 1))
+
+    code = main(["identify", photo, "--gallery", str(tmp_path / "g.db"), "--model", str(tmp_path / "none.keras")])
+
+    assert code == 2
+    assert "siamese train" in capsys.readouterr().err

@@ -1,0 +1,229 @@
+"""Tests of video identification: tracking, name smoothing, the `siamese video` command and errors."""
+
+from __future__ import annotations
+
+import collections
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from faces_fixtures import box_centre_inside, make_scene, read_att, trained_model_dir
+from siamese.cli import main
+from siamese.photos import photo_from_array
+from siamese.recognize import Recognizer, enroll
+from siamese.video import FaceTracker, box_iou, has_display, open_capture, parse_source, process_video
+
+FRAMES = 12
+FPS = 10.0
+
+
+def test_box_iou_by_hand():
+    assert box_iou((0, 0, 10, 10), (0, 0, 10, 10)) == pytest.approx(1.0)
+    assert box_iou((0, 0, 10, 10), (5, 0, 10, 10)) == pytest.approx(50 / 150)
+    assert box_iou((0, 0, 10, 10), (20, 20, 5, 5)) == 0.0
+
+
+def test_tracker_smooths_flicker():
+    tracker = FaceTracker(window=5)
+    raw = ["ann", "ann", "unknown", "ann", "unknown", "ann", "ann"]
+
+    smoothed = [tracker.update([(100 + frame, 50, 80, 80)], [name])[0] for frame, name in enumerate(raw)]
+
+    assert [track for track, _ in smoothed] == [1] * len(raw)
+    assert [name for _, name in smoothed] == ["ann"] * len(raw)
+
+
+def test_tracker_tie_goes_to_latest():
+    tracker = FaceTracker(window=4)
+
+    names = [tracker.update([(0, 0, 50, 50)], [name])[0][1] for name in ["ann", "bob", "bob", "ann"]]
+
+    assert names == ["ann", "bob", "bob", "ann"]
+
+
+def test_tracker_keeps_faces_apart():
+    tracker = FaceTracker(window=3)
+
+    first = tracker.update([(0, 0, 50, 50), (200, 0, 50, 50)], ["ann", "bob"])
+    # The faces come back in the other order and moved a little; each keeps its track.
+    second = tracker.update([(203, 2, 50, 50), (4, 1, 50, 50)], ["bob", "unknown"])
+
+    assert [track for track, _ in first] == [1, 2]
+    assert second == [(2, "bob"), (1, "unknown")]
+
+
+def test_tracker_drops_lost_faces():
+    tracker = FaceTracker(window=3, max_missed=2)
+    tracker.update([(0, 0, 50, 50)], ["ann"])
+
+    for _ in range(3):
+        tracker.update([], [])
+    [(track, name)] = tracker.update([(0, 0, 50, 50)], ["bob"])
+
+    assert track == 2
+    assert name == "bob"
+
+
+def test_tracker_validates_window():
+    with pytest.raises(ValueError, match="window"):
+        FaceTracker(window=0)
+
+
+def test_parse_source():
+    assert parse_source("0") == 0
+    assert parse_source(2) == 2
+    assert str(parse_source("clip.avi")) == "clip.avi"
+
+
+def test_headless_build_has_no_display():
+    gui_none = any(
+        line.split(":")[0].strip() == "GUI" and line.split(":", 1)[1].strip().upper() == "NONE"
+        for line in cv2.getBuildInformation().splitlines()
+    )
+    if not gui_none:
+        pytest.skip("this OpenCV build has a GUI backend")
+
+    assert has_display() is False
+
+
+def test_missing_video_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="gone.mp4"):
+        open_capture(tmp_path / "gone.mp4")
+
+
+def test_unreadable_video_file(tmp_path):
+    path = tmp_path / "notes.avi"
+    path.write_text("this is not a video\n" * 100)
+
+    with pytest.raises(ValueError, match="notes.avi"):
+        open_capture(path)
+
+
+def test_missing_camera():
+    with pytest.raises(ValueError, match="Camera 97 could not be opened"):
+        open_capture(97)
+
+
+@pytest.fixture(scope="module")
+def recognizer(tmp_path_factory):
+    return Recognizer.from_path(trained_model_dir(tmp_path_factory) / "model.keras")
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    """An MJPG clip of 12 frames: s36 (enrolled) and s40 (not enrolled) drifting right.
+
+    Returns ``(path, boxes per frame)`` with the pasted boxes in s36, s40 order.
+    """
+    folder = tmp_path_factory.mktemp("video")
+    scene, boxes = make_scene([read_att("s36", 2), read_att("s40", 2)], np.random.default_rng(3), scale_range=(1.3, 1.3))
+    background = cv2.GaussianBlur(scene, (0, 0), 8)
+    path = folder / "clip.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), FPS, (scene.shape[1], scene.shape[0]))
+    assert writer.isOpened()
+
+    frame_boxes = []
+    for frame in range(FRAMES):
+        shift = 2 * frame
+        image = background.copy()
+        moved = []
+        for x, y, width, height in boxes:
+            image[y : y + height, x + shift : x + shift + width] = scene[y : y + height, x : x + width]
+            moved.append((x + shift, y, width, height))
+        writer.write(image)
+        frame_boxes.append(moved)
+    writer.release()
+    return path, frame_boxes
+
+
+@pytest.fixture(scope="module")
+def gallery_path(recognizer, clip, tmp_path_factory):
+    path = tmp_path_factory.mktemp("video-gallery") / "gallery.db"
+    scene, _ = make_scene([read_att("s36", 2)], np.random.default_rng(11))
+    with recognizer.open_gallery(path, create=True) as gallery:
+        enroll(recognizer, gallery, "s36", [photo_from_array(scene)])
+    return path
+
+
+@pytest.mark.slow
+def test_video_cli_end_to_end(recognizer, clip, gallery_path, tmp_path, capsys):
+    path, frame_boxes = clip
+    output = tmp_path / "out"
+
+    code = main(
+        ["video", str(path), "--gallery", str(gallery_path), "--model", str(recognizer.model_path), "--output", str(output), "--no-show"]
+    )
+
+    assert code == 0
+    assert f"Processed {FRAMES} frames" in capsys.readouterr().out
+
+    capture = cv2.VideoCapture(str(output / "clip.identify.avi"))
+    written = 0
+    while capture.read()[0]:
+        written += 1
+    capture.release()
+    assert written == FRAMES
+
+    records = [json.loads(line) for line in (output / "clip.identify.jsonl").read_text().splitlines()]
+    assert [record["frame"] for record in records] == list(range(FRAMES))
+    assert records[1]["time"] == pytest.approx(1 / FPS)
+
+    tracks = collections.defaultdict(list)
+    for record, boxes in zip(records, frame_boxes):
+        for face in record["faces"]:
+            for subject, box in zip(("s36", "s40"), boxes):
+                if box_centre_inside(face["box"], box):
+                    tracks[subject].append(face)
+
+    # Each pasted face is found in nearly every frame and keeps one track id throughout.
+    for subject in ("s36", "s40"):
+        assert len(tracks[subject]) >= FRAMES - 1, subject
+        assert len({face["track"] for face in tracks[subject]}) == 1, subject
+
+    # The smoothed name is the majority of the last five raw names, ties to the latest.
+    for faces in tracks.values():
+        for index, face in enumerate(faces):
+            window = [earlier["raw_name"] for earlier in faces[max(0, index - 4) : index + 1]]
+            counts = collections.Counter(window)
+            best = max(counts.values())
+            assert face["name"] == next(name for name in reversed(window) if counts[name] == best)
+
+    enrolled_named = np.mean([face["name"] == "s36" for face in tracks["s36"]])
+    stranger_named = np.mean([face["name"] == "s36" for face in tracks["s40"]])
+    assert enrolled_named >= 0.75, [face["raw_name"] for face in tracks["s36"]]
+    assert stranger_named < enrolled_named
+
+
+def test_video_max_frames_and_show_headless(recognizer, clip, gallery_path, tmp_path, caplog):
+    path, _ = clip
+    with recognizer.open_gallery(gallery_path) as gallery:
+        summary = process_video(
+            path, recognizer, gallery, output_json=tmp_path / "frames.jsonl", show=True, max_frames=3, progress=False
+        )
+
+    assert summary.frames == 3
+    assert summary.output_video is None
+    assert len((tmp_path / "frames.jsonl").read_text().splitlines()) == 3
+    if not has_display():
+        assert "No display" in caplog.text
+
+
+def test_video_bad_output_suffix(recognizer, clip, gallery_path, tmp_path):
+    path, _ = clip
+    with recognizer.open_gallery(gallery_path) as gallery:
+        with pytest.raises(ValueError, match=r"\.avi"):
+            process_video(path, recognizer, gallery, output_video=tmp_path / "out.gif", progress=False)
+    assert not list(tmp_path.iterdir())
+
+
+def test_video_cli_unreadable(recognizer, gallery_path, tmp_path, capsys):
+    path = tmp_path / "broken.mp4"
+    path.write_bytes(b"\x00" * 1000)
+
+    code = main(["video", str(path), "--gallery", str(gallery_path), "--model", str(recognizer.model_path), "--output", str(tmp_path / "out")])
+
+    assert code == 2
+    assert "broken.mp4" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
