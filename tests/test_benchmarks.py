@@ -1,0 +1,292 @@
+"""Tests of the benchmark scripts: baselines on synthetic faces, then both scripts end to end."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from benchmarks.baselines import BASELINES, DlibResNet, Selection, lbp_histograms, select_setting
+from benchmarks.protocols import N_FOLDS, protocol_splits
+from benchmarks.report import write_atomic
+from siamese.data import FaceDataset
+from siamese.evaluation import evaluate_embeddings
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+ATT_NAMES = tuple(f"s{i}" for i in range(1, 41))
+REQUIRED_KEYS = {
+    "method",
+    "protocol",
+    "one_shot_accuracy_mean",
+    "one_shot_accuracy_std",
+    "eer_mean",
+    "roc_auc_mean",
+    "train_seconds_per_fold",
+    "folds",
+}
+
+
+def pattern_faces(
+    n_identities: int,
+    images_per_identity: int,
+    rng: np.random.Generator,
+    distinct: bool = True,
+    size: tuple[int, int] = (48, 40),
+    noise: float = 0.02,
+) -> FaceDataset:
+    """Make identities that are fixed random patterns of 8x8-pixel blocks plus Gaussian noise.
+
+    With ``distinct`` every identity has its own pattern, so one-shot identification is
+    trivial; without it all identities share one pattern and only noise separates them.
+    """
+    height, width = size
+    images, labels = [], []
+    pattern = None
+    for identity in range(n_identities):
+        if distinct or pattern is None:
+            blocks = rng.random((height // 8, width // 8)) < 0.5
+            pattern = np.kron(blocks, np.ones((8, 8))) * 0.6 + 0.2
+        for _ in range(images_per_identity):
+            images.append(np.clip(pattern + rng.normal(0.0, noise, size), 0.0, 1.0))
+            labels.append(identity)
+    names = tuple(f"p{identity}" for identity in range(n_identities))
+    paths = tuple(Path(f"{names[label]}/{index}.png") for index, label in enumerate(labels))
+    return FaceDataset(np.asarray(images, dtype=np.float32)[..., None], np.asarray(labels, dtype=np.int64), names, paths)
+
+
+def train_test(dataset: FaceDataset, n_train: int) -> tuple[FaceDataset, FaceDataset]:
+    return dataset.subset(list(dataset.names[:n_train])), dataset.subset(list(dataset.names[n_train:]))
+
+
+@pytest.mark.parametrize("method", ["raw_pixels", "eigenfaces", "fisherfaces", "lbp"])
+def test_baseline_distinct_patterns(method):
+    train_set, test_set = train_test(pattern_faces(12, 5, np.random.default_rng(0)), 8)
+
+    baseline = BASELINES[method]().fit(train_set, np.random.default_rng(1), Selection(n_folds=2, n_draws=5))
+    embeddings = baseline.embed(test_set.images)
+    metrics = evaluate_embeddings(embeddings, test_set.labels, np.random.default_rng(2), n_draws=50).metrics
+
+    assert embeddings.shape[0] == len(test_set)
+    assert np.all(np.isfinite(embeddings))
+    assert metrics["one_shot_accuracy"] == 1.0
+    assert metrics["eer"] == 0.0
+
+
+def test_raw_pixels_shared_pattern_near_chance():
+    # The counter-case: one pattern for everyone leaves only noise, so 4-way accuracy is near 1/4.
+    _, test_set = train_test(pattern_faces(12, 5, np.random.default_rng(0), distinct=False), 8)
+
+    embeddings = BASELINES["raw_pixels"]().fit(test_set, np.random.default_rng(1)).embed(test_set.images)
+    metrics = evaluate_embeddings(embeddings, test_set.labels, np.random.default_rng(2), n_draws=200).metrics
+
+    assert metrics["one_shot_accuracy"] < 0.5
+
+
+def test_select_setting_best_candidate():
+    dataset = pattern_faces(8, 2, np.random.default_rng(0))
+    candidates = [{"value": 1}, {"value": 2}, {"value": 3}]
+
+    best, scores = select_setting(
+        candidates, lambda candidate, *_: 0.9 if candidate["value"] == 2 else 0.5, dataset, np.random.default_rng(0), 4
+    )
+
+    assert best == {"value": 2}
+    assert scores == [0.5, 0.9, 0.5]
+
+
+def test_select_setting_tie_takes_first():
+    dataset = pattern_faces(8, 2, np.random.default_rng(0))
+    candidates = [{"value": 1}, {"value": 2}]
+
+    best, _ = select_setting(candidates, lambda *_: 0.7, dataset, np.random.default_rng(0), 4)
+
+    assert best == {"value": 1}
+
+
+def test_select_setting_inner_folds_disjoint():
+    dataset = pattern_faces(8, 2, np.random.default_rng(0))
+    seen = []
+
+    def record(candidate, inner_train, inner_test, rng):
+        seen.append((set(inner_train.names), set(inner_test.names)))
+        return 0.0
+
+    select_setting([{"value": 1}], record, dataset, np.random.default_rng(0), 4)
+
+    assert len(seen) == 4
+    for train_names, test_names in seen:
+        assert not train_names & test_names
+        assert len(test_names) == 2
+    assert set().union(*(test for _, test in seen)) == set(dataset.names)
+
+
+def test_lbp_histograms_shape_and_norm():
+    images = pattern_faces(2, 1, np.random.default_rng(0)).images
+
+    features = lbp_histograms(images, points=8, radius=1, grid=(4, 4))
+
+    bins = 8 * 7 + 3
+    assert features.shape == (2, 4 * 4 * bins)
+    # Each cell histogram sums to 1, so its square roots have unit length.
+    cells = features.reshape(2, 16, bins)
+    np.testing.assert_allclose(np.sum(cells**2, axis=2), 1.0, rtol=1e-5)
+
+
+def test_lbp_histograms_grid_too_large():
+    images = np.zeros((1, 4, 4, 1), dtype=np.float32)
+
+    with pytest.raises(ValueError, match="smaller than the 7x7 LBP grid"):
+        lbp_histograms(images, points=8, radius=1, grid=(7, 7))
+
+
+def test_protocol_standard_split():
+    splits = protocol_splits(ATT_NAMES, "standard")
+
+    assert len(splits) == 1
+    assert splits[0][1] == [f"s{i}" for i in range(36, 41)]
+
+
+def test_protocol_cv_folds():
+    splits = protocol_splits(ATT_NAMES, "cv")
+
+    assert len(splits) == N_FOLDS
+    tested = [name for _, test in splits for name in test]
+    assert sorted(tested) == sorted(ATT_NAMES)
+    for train, test in splits:
+        assert len(test) == 8
+        assert len(train) == 32
+        assert not set(train) & set(test)
+    # benchmarks/README.md lists these folds; change both together.
+    assert splits[0][1] == ["s3", "s4", "s5", "s12", "s24", "s25", "s28", "s35"]
+
+
+def test_protocol_unknown():
+    with pytest.raises(ValueError, match="Unknown protocol 'loo'"):
+        protocol_splits(ATT_NAMES, "loo")
+
+
+def test_write_atomic_leaves_no_temp(tmp_path):
+    target = tmp_path / "results.md"
+
+    write_atomic(target, "first\n")
+    write_atomic(target, "second\n")
+
+    assert target.read_text() == "second\n"
+    assert [path.name for path in tmp_path.iterdir()] == ["results.md"]
+
+
+def test_accuracy_pairwise_needs_siamese(capsys):
+    from benchmarks.accuracy import parse_args
+
+    with pytest.raises(SystemExit) as raised:
+        parse_args(["--out", "unused", "--methods", "siamese_pairwise"])
+
+    assert raised.value.code == 2
+    assert "add siamese to --methods" in capsys.readouterr().err
+
+
+def test_pair_batches_balanced():
+    from benchmarks.pairwise import PairBatches
+
+    # Each identity's images are constant at its own grey level, so equal images mean same person.
+    images = np.repeat(np.linspace(0.1, 0.9, 4), 3)[:, None, None, None] * np.ones((1, 8, 8, 1))
+    dataset = FaceDataset(images.astype(np.float32), np.repeat(np.arange(4), 3), ("a", "b", "c", "d"), tuple(Path(f"{i}") for i in range(12)))
+
+    (first, second), labels = PairBatches(dataset, 8, steps=2, seed=0, augmentation=None)[0]
+
+    assert first.shape == (8, 8, 8, 1)
+    assert second.shape == (8, 8, 8, 1)
+    assert labels.sum() == 4
+    same_image = np.all(first == second, axis=(1, 2, 3))
+    np.testing.assert_array_equal(same_image, labels == 1)
+
+
+@pytest.mark.slow
+def test_train_pairwise_stops_on_budget():
+    from benchmarks.pairwise import train_pairwise
+    from siamese.training import TrainConfig
+
+    dataset = pattern_faces(6, 4, np.random.default_rng(0), size=(16, 16))
+    config = TrainConfig(image_size=(16, 16), steps_per_epoch=3, identities_per_batch=4, images_per_identity=2,
+                         widths=(4, 8), embedding_dim=8, augment=False)
+
+    result, steps = train_pairwise(dataset, config, seconds=4.0)
+
+    assert steps >= 2
+    assert result.train_seconds >= 4.0
+    # Training stops after the step that crosses the budget, not at the 100,000 epochs allowed.
+    assert result.train_seconds < 120.0
+    # The time-based cosine decay has brought the rate below its starting 1e-3.
+    assert float(result.model.optimizer.learning_rate) < 1e-3
+    assert result.embedding_network.output_shape == (None, 8)
+
+
+@pytest.mark.skipif(not DlibResNet.is_available(), reason="face_recognition (the dlib extra) is not installed")
+def test_dlib_same_person_closer(att_dir):
+    from siamese.data import ATT_IMAGE_SIZE, load_att_faces
+
+    faces = load_att_faces(att_dir, image_size=ATT_IMAGE_SIZE).subset(["s1", "s2"])
+    embeddings = DlibResNet().fit(faces, np.random.default_rng(0)).embed(faces.images)
+
+    assert embeddings.shape == (20, 128)
+    same = np.linalg.norm(embeddings[0] - embeddings[1])
+    different = np.linalg.norm(embeddings[0] - embeddings[10])
+    assert same < different
+
+
+def run_module(module: str, out: Path, att_dir: Path, photos_dir: Path | None = None) -> subprocess.CompletedProcess:
+    environment = {**os.environ, "SIAMESE_ATT_DIR": str(att_dir)}
+    if photos_dir is not None:
+        environment["SIAMESE_SAMPLE_PHOTOS"] = str(photos_dir)
+    return subprocess.run(
+        [sys.executable, "-m", module, "--out", str(out), "--quick"],
+        cwd=REPOSITORY,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+@pytest.mark.slow
+def test_accuracy_quick_end_to_end(att_dir, tmp_path):
+    completed = run_module("benchmarks.accuracy", tmp_path, att_dir)
+
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    results = json.loads((tmp_path / "results.json").read_text())
+    methods = {"raw_pixels", "eigenfaces", "fisherfaces", "lbp", "siamese", "siamese_pairwise"}
+    assert {(result["method"], result["protocol"]) for result in results} >= {
+        (method, protocol) for method in methods for protocol in ("standard", "cv")
+    }
+    for result in results:
+        assert REQUIRED_KEYS <= set(result), result["method"]
+        assert 0.0 <= result["one_shot_accuracy_mean"] <= 1.0
+        assert 0.0 <= result["eer_mean"] <= 1.0
+        expected_folds = 1 if result["protocol"] == "standard" else N_FOLDS
+        assert len(result["folds"]) == expected_folds
+    by_key = {(result["method"], result["protocol"]): result for result in results}
+    assert by_key[("raw_pixels", "cv")]["one_shot_accuracy_std"] > 0.0
+    assert by_key[("raw_pixels", "standard")]["one_shot_accuracy_std"] is None
+    # Raw pixels score about 0.94 on the real s36–s40; far lower would mean broken data.
+    assert by_key[("raw_pixels", "standard")]["one_shot_accuracy_mean"] > 0.85
+    assert "## Standard split" in (tmp_path / "results.md").read_text()
+
+
+@pytest.mark.slow
+def test_speed_quick_end_to_end(att_dir, sample_photos_dir, tmp_path):
+    completed = run_module("benchmarks.speed", tmp_path, att_dir, sample_photos_dir)
+
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["training"]["image_passes_per_second"] > 0
+    assert results["embedding"]["batch_1_faces_per_second"] > 0
+    assert results["embedding"]["batch_256_faces_per_second"] > 0
+    assert results["identify"]["faces_found"] == 4
+    assert results["identify"]["identify"]["median_ms"] > 0
+    assert [row["embeddings"] for row in results["gallery"]["sizes"]] == [1_000, 10_000, 100_000]
+    assert "## Gallery search" in (tmp_path / "results.md").read_text()
