@@ -98,6 +98,10 @@ class TrainConfig:
                 f"images_per_identity must be at least 2 so batches hold same-person pairs; "
                 f"received {self.images_per_identity}."
             )
+        if not self.identification_weight >= 0:
+            raise ValueError(
+                f"identification_weight must be 0 or positive; received {self.identification_weight}."
+            )
         if not self.margin > 0:
             raise ValueError(f"margin must be positive; received {self.margin}.")
         resolve_optimizer(self.optimizer, self.learning_rate)

@@ -70,6 +70,11 @@ def add_training_options(parser: argparse.ArgumentParser, *, single_optimizer: b
         "--images-per-identity", type=positive_int, default=defaults.images_per_identity,
         help="images of each person per batch, at least 2 (default: %(default)s)",
     )
+    group.add_argument(
+        "--identification-weight", type=float, default=defaults.identification_weight,
+        help="weight of the auxiliary loss that classifies the training identities beside the "
+        "contrastive loss; 0 trains on the contrastive loss alone (default: %(default)s)",
+    )
     group.add_argument("--no-augment", action="store_true", help="train without random augmentation")
     group.add_argument("--quiet", action="store_true", help="show less progress output (one line per epoch instead of a progress bar)")
 
@@ -87,6 +92,7 @@ def training_config(args: argparse.Namespace, **overrides):
         "embedding_dim": args.embedding_dim,
         "identities_per_batch": args.identities_per_batch,
         "images_per_identity": args.images_per_identity,
+        "identification_weight": args.identification_weight,
         "augment": not args.no_augment,
     }
     if hasattr(args, "optimizer"):
