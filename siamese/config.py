@@ -70,7 +70,7 @@ class TrainConfig:
     """
 
     image_size: tuple[int, int] = DEFAULT_IMAGE_SIZE
-    epochs: int = 30
+    epochs: int = 50
     steps_per_epoch: int = 30
     identities_per_batch: int = 16
     images_per_identity: int = 4
@@ -81,7 +81,7 @@ class TrainConfig:
     widths: tuple[int, ...] = DEFAULT_WIDTHS
     dropout: float = 0.2
     convs_per_block: int = 1
-    identification_weight: float = 0.0
+    identification_weight: float = 1.0
     augment: bool = True
     use_ema: bool = True
     seed: int = 0

@@ -143,7 +143,7 @@ def load_image_folder(
     """Load a folder-per-identity image set.
 
     Args:
-        root: folder whose subfolders are identities; each subfolder holds that person's
+        root: folder whose subfolders are identities; each subfolder contains that person's
             images (PGM, PNG, JPEG, BMP or TIFF). Files directly under ``root`` are ignored.
         image_size: ``(height, width)`` every image is resized to. ``None`` keeps the files'
             size, which must then be the same for all. Defaults to ``(56, 46)``.
@@ -160,7 +160,7 @@ def load_image_folder(
     root = Path(root).expanduser()
     if not root.is_dir():
         raise FileNotFoundError(
-            f"Dataset folder not found: {root}. Pass a folder that holds one subfolder per "
+            f"Dataset folder not found: {root}. Pass a folder that contains one subfolder per "
             f"person, or download the AT&T faces with `siamese download --data {root}`."
         )
 
@@ -190,7 +190,7 @@ def load_image_folder(
         logger.warning("Skipped %d entries that are not images: %s", len(skipped), ", ".join(skipped))
     if not names:
         raise ValueError(
-            f"No identities found in {root}: expected one subfolder per person holding "
+            f"No identities found in {root}: expected one subfolder per person containing "
             f"{', '.join(sorted(IMAGE_SUFFIXES))} images."
         )
 
@@ -219,7 +219,7 @@ def load_att_faces(
     """Load the AT&T (ORL) Database of Faces.
 
     Args:
-        root: the ``att_faces`` folder holding ``s1`` … ``s40``. Defaults to the folder named
+        root: the ``att_faces`` folder containing ``s1`` … ``s40``. Defaults to the folder named
             by the ``SIAMESE_ATT_DIR`` environment variable, then ``data/att_faces``.
         image_size: ``(height, width)``; defaults to ``(56, 46)``. ``None`` or ``(112, 92)``
             keeps the native resolution.

@@ -74,7 +74,7 @@ def download_att_faces(
 
     Args:
         destination: folder to create, for example ``data/att_faces``. It must not exist yet
-            unless it already holds a verified copy, which is then returned unchanged.
+            unless it already contains a verified copy, which is then returned unchanged.
         url: archive address; tests point it at a local server.
         timeout: seconds to wait for the server before giving up.
         progress: show a progress bar while downloading.
@@ -94,7 +94,7 @@ def download_att_faces(
             logger.info("AT&T faces already present and verified in %s", destination)
             return destination
         raise FileExistsError(
-            f"{destination} exists but does not hold a complete AT&T copy; remove it or "
+            f"{destination} exists but does not contain a complete AT&T copy; remove it or "
             f"choose another folder."
         )
 
@@ -152,20 +152,20 @@ def _safe_extract(zipped: zipfile.ZipFile, target: Path) -> None:
     for member in zipped.infolist():
         path = (target / member.filename).resolve()
         if not path.is_relative_to(target):
-            raise ValueError(f"Archive member {member.filename!r} points outside the archive; refusing to unpack it.")
+            raise ValueError(f"Archive member {member.filename!r} points outside the archive; so it was not unpacked.")
     zipped.extractall(target)
 
 
 def _find_dataset_root(unpacked: Path) -> Path:
-    """Return the folder inside ``unpacked`` that holds ``s1`` (archives differ in nesting)."""
+    """Return the folder inside ``unpacked`` that contains ``s1`` (archives differ in nesting)."""
     for candidate in [unpacked, *sorted(p for p in unpacked.rglob("*") if p.is_dir())]:
         if (candidate / "s1").is_dir():
             return candidate
-    raise ValueError("The downloaded archive holds no s1 … s40 folders; it is not the AT&T Database of Faces.")
+    raise ValueError("The downloaded archive contains no s1 … s40 folders; it is not the AT&T Database of Faces.")
 
 
 def ensure_att_faces(folder: str | os.PathLike, *, download: bool = True) -> Path:
-    """Return ``folder`` when it holds images, else download the AT&T faces into it."""
+    """Return ``folder`` when it contains images, else download the AT&T faces into it."""
     folder = Path(folder).expanduser()
     if folder.is_dir() and any(folder.iterdir()):
         return folder
