@@ -20,9 +20,9 @@ import numpy as np
 from siamese.augment import Augmentation
 from siamese.data import FaceDataset
 from siamese.losses import ContrastiveLoss, ThresholdAccuracy
-from siamese.model import build_embedding_network, build_siamese_model
+from siamese.model import build_siamese_model
 from siamese.pairs import make_pairs
-from siamese.training import TrainConfig, TrainResult, make_optimizer
+from siamese.training import TrainConfig, TrainResult, build_network, make_optimizer
 
 logger = logging.getLogger(__name__)
 
@@ -137,14 +137,7 @@ def train_pairwise(
             f"{config.image_size}; load the data with image_size={config.image_size}."
         )
 
-    network = build_embedding_network(
-        input_shape=(*config.image_size, 1),
-        widths=config.widths,
-        embedding_dim=config.embedding_dim,
-        dropout=config.dropout,
-        convs_per_block=config.convs_per_block,
-        seed=config.seed,
-    )
+    network = build_network(config)
     model = build_siamese_model(network)
 
     pairs_per_batch = max(config.identities_per_batch * config.images_per_identity // 2, 2)

@@ -161,16 +161,9 @@ def build_initial_weights(config: TrainConfig, seed: int) -> list[np.ndarray]:
     """
     import keras
 
-    from siamese.model import build_embedding_network
+    from siamese.training import build_network
 
-    network = build_embedding_network(
-        input_shape=(*config.image_size, 1),
-        widths=config.widths,
-        embedding_dim=config.embedding_dim,
-        dropout=config.dropout,
-        convs_per_block=config.convs_per_block,
-        seed=seed,
-    )
+    network = build_network(config, seed)
     weights = network.get_weights()
     keras.utils.clear_session()
     return weights

@@ -20,13 +20,16 @@ def save_figure(figure: plt.Figure, path: str | os.PathLike, dpi: int = 120) -> 
 
 
 def plot_history(history: dict[str, list[float]]) -> plt.Figure:
-    """Plot training loss, in-batch pair accuracy and validation one-shot accuracy per epoch."""
+    """Plot training loss (log scale), in-batch pair accuracy and validation one-shot accuracy per epoch."""
     epochs = np.arange(1, len(history["loss"]) + 1)
     figure, (loss_axis, accuracy_axis) = plt.subplots(1, 2, figsize=(11, 4))
 
-    loss_axis.plot(epochs, history["loss"], marker="o", markersize=3, label="training loss")
+    loss_axis.plot(epochs, history["loss"], marker="o", markersize=3, label="total training loss")
+    if "contrastive_loss" in history:
+        loss_axis.plot(epochs, history["contrastive_loss"], marker="o", markersize=3, label="contrastive part")
     loss_axis.set_xlabel("epoch")
-    loss_axis.set_ylabel("contrastive loss")
+    loss_axis.set_ylabel("loss")
+    loss_axis.set_yscale("log")
     loss_axis.set_title("Loss")
     loss_axis.legend()
 

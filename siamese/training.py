@@ -124,6 +124,18 @@ class IdentityBatches(keras.utils.PyDataset):
         self.epoch += 1
 
 
+def build_network(config: TrainConfig, seed: int | None = None) -> keras.Model:
+    """Build the embedding network that ``config`` describes, seeded with ``seed`` or ``config.seed``."""
+    return build_embedding_network(
+        input_shape=(*config.image_size, 1),
+        widths=config.widths,
+        embedding_dim=config.embedding_dim,
+        dropout=config.dropout,
+        convs_per_block=config.convs_per_block,
+        seed=config.seed if seed is None else seed,
+    )
+
+
 @dataclass
 class TrainResult:
     """What :func:`train` returns.
@@ -171,14 +183,7 @@ def train(
             f"{config.image_size}; load the data with image_size={config.image_size}."
         )
 
-    network = build_embedding_network(
-        input_shape=(*config.image_size, 1),
-        widths=config.widths,
-        embedding_dim=config.embedding_dim,
-        dropout=config.dropout,
-        convs_per_block=config.convs_per_block,
-        seed=config.seed,
-    )
+    network = build_network(config)
     if initial_weights is not None:
         network.set_weights(initial_weights)
 
