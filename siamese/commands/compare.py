@@ -45,7 +45,7 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--jobs", type=positive_int, default=None,
         help="trainings run in parallel processes, each with cores/JOBS TensorFlow threads "
-        "(default: one per CPU core, at most one per run)",
+        "(default: 1, which uses every core for one training)",
     )
     add_training_options(parser, single_optimizer=False)
     parser.set_defaults(handler=run)
