@@ -292,10 +292,10 @@ def load_finished_runs(runs_dir: Path, plan: list[RunSpec]) -> dict[str, dict]:
 def default_jobs(planned_runs: int) -> int:
     """Return 1: one training at a time, using every core.
 
-    Two single-threaded jobs on a 2-core machine were slower than one job with two threads:
-    with the default TrainConfig (TensorFlow 2.21, 50 epochs) a single-threaded run took about
-    360 s, against about 130 s for a two-threaded run, because batch preparation and
-    augmentation then stall the only TensorFlow thread. ``--jobs N`` still runs N at once.
+    On a 2-core machine, two single-threaded jobs were slower than one job with two threads.
+    With the default TrainConfig (TensorFlow 2.21, 50 epochs) a single-threaded run took about
+    360 s and a two-threaded run about 130 s, because batch preparation and augmentation stall
+    a lone TensorFlow thread. ``--jobs N`` still runs N at once.
     """
     return 1
 

@@ -83,8 +83,8 @@ def download_att_faces(
         ``destination`` as a :class:`~pathlib.Path`.
 
     Raises:
-        ConnectionError: the archive could not be fetched; the message says how to place the
-            files by hand.
+        ConnectionError: the archive could not be fetched; the message explains how to place
+            the files by hand.
         ValueError: the archive does not contain the AT&T faces or a file fails its checksum.
         FileExistsError: ``destination`` exists but does not hold a verified copy.
     """

@@ -42,10 +42,10 @@ def write_json(path: str | os.PathLike, data) -> Path:
 
 
 def prepare_output_dir(path: str | os.PathLike, overwrite: bool = False) -> Path:
-    """Create an empty output folder, refusing to reuse one that already holds files.
+    """Create an empty output folder, rejecting one that already contains files.
 
     Raises:
-        FileExistsError: ``path`` holds files and ``overwrite`` is false.
+        FileExistsError: ``path`` contains files and ``overwrite`` is false.
         NotADirectoryError: ``path`` is a file.
     """
     path = Path(path).expanduser()
@@ -53,7 +53,7 @@ def prepare_output_dir(path: str | os.PathLike, overwrite: bool = False) -> Path
         raise NotADirectoryError(f"Output path {path} is a file; choose a folder name for --out.")
     if path.is_dir() and any(path.iterdir()) and not overwrite:
         raise FileExistsError(
-            f"Output folder {path} already holds files from an earlier run; choose a new --out "
+            f"Output folder {path} already contains files from an earlier run; choose a new --out "
             f"folder or pass --overwrite to replace them."
         )
     path.mkdir(parents=True, exist_ok=True)

@@ -129,7 +129,7 @@ class InBatchContrastiveLoss(keras.losses.Loss):
 class ThresholdAccuracy(keras.metrics.Metric):
     """Fraction of pairs classified correctly when "same person" means ``distance < threshold``.
 
-    ``y_true`` holds pair labels (1 = same person) and ``y_pred`` the pair distances.
+    ``y_true`` contains pair labels (1 = same person) and ``y_pred`` the pair distances.
 
     Args:
         threshold: the decision distance. Defaults to ``0.5``, half the default margin.
@@ -161,7 +161,7 @@ class InBatchPairAccuracy(keras.metrics.Metric):
 
     The mean of the true-positive rate on same-person pairs and the true-negative rate on
     different-person pairs, so the many negatives in a batch do not swamp the positives.
-    ``y_true`` holds identity labels ``(batch,)`` and ``y_pred`` embeddings ``(batch, dim)``.
+    ``y_true`` contains identity labels ``(batch,)`` and ``y_pred`` embeddings ``(batch, dim)``.
 
     Args:
         threshold: the decision distance. Defaults to ``0.5``, half the default margin.

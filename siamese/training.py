@@ -138,7 +138,7 @@ def build_network(config: TrainConfig, seed: int | None = None) -> keras.Model:
 
 @dataclass
 class TrainResult:
-    """What :func:`train` returns.
+    """Result of :func:`train`.
 
     Attributes:
         model: the two-input Siamese model, ``[image_a, image_b] -> (batch, 1)`` distances.
