@@ -2,6 +2,7 @@
 
 import csv
 import json
+import os
 import subprocess
 import sys
 
@@ -88,3 +89,16 @@ def test_bad_image_size_rejected(tmp_path):
     result = run_cli("train", "--out", tmp_path / "out", "--image-size", "56by46")
     assert result.returncode == 2
     assert "HEIGHTxWIDTH" in result.stderr
+
+
+def test_data_defaults_to_environment(tmp_path):
+    # With no --data, the folder comes from SIAMESE_ATT_DIR; an empty one plus --no-download
+    # must fail naming that folder, not data/att_faces.
+    folder = tmp_path / "from_env"
+    env = {**os.environ, "SIAMESE_ATT_DIR": str(folder)}
+    result = subprocess.run(
+        [sys.executable, "-m", "siamese", "train", "--out", str(tmp_path / "out"), "--no-download"],
+        capture_output=True, text=True, timeout=300, env=env,
+    )
+    assert result.returncode == 2
+    assert str(folder) in result.stderr

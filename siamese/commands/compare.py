@@ -22,7 +22,10 @@ def register(subparsers) -> None:
         "report.md (mean ± sd, 95% confidence intervals, paired tests) and plots into --out. "
         "Finished runs are kept in --out/runs, so rerunning the same command resumes.",
     )
-    parser.add_argument("--data", default="data/att_faces", help="folder with one subfolder per person (default: %(default)s)")
+    parser.add_argument(
+        "--data", default=None,
+        help="folder with one subfolder per person (default: $SIAMESE_ATT_DIR, else data/att_faces)",
+    )
     parser.add_argument("--out", required=True, help="folder for the comparison; an existing one with the same settings is resumed")
     parser.add_argument(
         "--optimizers", nargs="+", type=str.lower, choices=OPTIMIZERS, default=list(DEFAULT_OPTIMIZERS),
@@ -54,6 +57,7 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from siamese.compare import CompareSettings, run_comparison
     from siamese.compare_report import format_summary
+    from siamese.data import resolve_att_dir
 
     settings = CompareSettings(
         optimizers=tuple(args.optimizers),
@@ -62,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         folds=args.folds,
         train_config=training_config(args),
     )
-    result = run_comparison(args.data, args.out, settings, jobs=args.jobs, progress=not args.quiet)
+    result = run_comparison(resolve_att_dir(args.data), args.out, settings, jobs=args.jobs, progress=not args.quiet)
 
     print()
     print(format_summary(result.summary, settings.is_sweep))

@@ -12,13 +12,16 @@ def register(subparsers) -> None:
         description="Download the AT&T Database of Faces, verify every file against packaged "
         "SHA-256 checksums, and unpack it into --data.",
     )
-    parser.add_argument("--data", default="data/att_faces", help="folder to create (default: %(default)s)")
+    parser.add_argument(
+        "--data", default=None, help="folder to create (default: $SIAMESE_ATT_DIR, else data/att_faces)"
+    )
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from siamese.data import resolve_att_dir
     from siamese.download import download_att_faces
 
-    folder = download_att_faces(args.data)
+    folder = download_att_faces(resolve_att_dir(args.data))
     print(f"AT&T faces ready in {folder}")
     return 0

@@ -18,9 +18,9 @@ def register(subparsers) -> None:
     )
     parser.add_argument(
         "--data",
-        default="data/att_faces",
+        default=None,
         help="folder with one subfolder per person; the AT&T faces are downloaded into it when "
-        "it is missing (default: %(default)s)",
+        "it is missing (default: $SIAMESE_ATT_DIR, else data/att_faces)",
     )
     parser.add_argument("--out", required=True, help="new or empty folder for the run's outputs")
     parser.add_argument("--overwrite", action="store_true", help="allow --out to hold an earlier run")
@@ -34,11 +34,12 @@ def run(args: argparse.Namespace) -> int:
 
     matplotlib.use("Agg")
 
+    from siamese.data import resolve_att_dir
     from siamese.job import run_training_job, summary_table
 
     config = training_config(args)
     result = run_training_job(
-        args.data,
+        resolve_att_dir(args.data),
         args.out,
         config,
         overwrite=args.overwrite,
