@@ -1,7 +1,7 @@
 """The ``siamese`` command-line tool.
 
 Each subcommand lives in a module of :mod:`siamese.commands` that exposes
-``register(subparsers)``; this module only assembles them and turns expected errors into a
+``register(subparsers)``. This module only assembles them and turns expected errors into a
 one-line message and exit status 2.
 """
 

@@ -154,7 +154,7 @@ def load_image_folder(
 
     Raises:
         FileNotFoundError: ``root`` does not exist or is not a folder.
-        ValueError: no identity folder holds an image, an image cannot be read, or images
+        ValueError: no identity folder contains an image, an image cannot be read, or images
             differ in size while ``image_size`` is ``None``.
     """
     root = Path(root).expanduser()

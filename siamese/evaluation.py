@@ -49,8 +49,8 @@ def one_shot_accuracy(
 ) -> float:
     """Mean N-way one-shot identification accuracy over ``n_draws`` random galleries.
 
-    In each draw, one random image of each of the N identities is the gallery and all other
-    images are queries; a query is correct when its nearest gallery embedding has its identity.
+    In each draw, one random image of each of the N identities forms the gallery and all other
+    images are queries. A query is correct when its nearest gallery embedding has its identity.
 
     Args:
         embeddings: float ``(n, dim)``.

@@ -151,6 +151,6 @@ def summary_table(metrics: dict) -> str:
     width = max(len(key) for key, _ in rows)
     lines = [f"{'metric'.ljust(width)}  value", f"{'-' * width}  ------"]
     for key, value in rows:
-        shown = f"{value:.4f}" if isinstance(value, float) else str(value)
-        lines.append(f"{key.ljust(width)}  {shown}")
+        formatted = f"{value:.4f}" if isinstance(value, float) else str(value)
+        lines.append(f"{key.ljust(width)}  {formatted}")
     return "\n".join(lines)

@@ -90,7 +90,7 @@ def _pair_masks(identity_labels, dtype):
 class InBatchContrastiveLoss(keras.losses.Loss):
     """Contrastive loss over every pair of images inside a batch.
 
-    The network embeds each image once; the loss then forms all ``batch * (batch - 1) / 2``
+    The network embeds each image once, and the loss then forms all ``batch * (batch - 1) / 2``
     pairs from the identity labels, which is far cheaper than two forward passes per pair.
     Positive and negative pairs are averaged separately and weighted equally, as in a
     balanced pair set::

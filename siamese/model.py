@@ -186,7 +186,7 @@ def embedding_network_of(model: keras.Model) -> keras.Model:
         return model.get_layer("embedding")
     except ValueError as error:
         raise ValueError(
-            f"Model {model.name!r} holds no layer named 'embedding'; pass a model made by "
+            f"Model {model.name!r} contains no layer named 'embedding'; pass a model made by "
             f"build_siamese_model() or build_embedding_network()."
         ) from error
 

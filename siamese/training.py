@@ -65,7 +65,7 @@ class IdentityBatches(keras.utils.PyDataset):
 
     Each batch yields ``(images, labels)``: float32 ``(batch, height, width, 1)`` and int32
     ``(batch,)`` identity labels (a dict of the labels for the ``embedding`` and ``identity``
-    outputs when ``with_identity_target``), so the in-batch loss sees both same-person and
+    outputs when ``with_identity_target``), so the in-batch loss gets both same-person and
     different-person pairs. Batch ``i`` of epoch ``e`` is drawn from a generator seeded with
     ``(seed, e, i)``, so one seed gives one sequence of batches on every run and in any order.
     """

@@ -11,10 +11,10 @@ ATT_ENV = "SIAMESE_ATT_DIR"
 PHOTOS_ENV = "SIAMESE_SAMPLE_PHOTOS"
 
 
-def _folder_from_env(variable: str, what: str) -> Path:
+def _folder_from_env(variable: str, description: str) -> Path:
     value = os.environ.get(variable)
     if not value:
-        pytest.skip(f"{what} not available: set {variable} to its folder")
+        pytest.skip(f"{description} not available: set {variable} to its folder")
     folder = Path(value)
     if not folder.is_dir():
         pytest.fail(f"{variable}={value} is not a folder")

@@ -116,6 +116,7 @@ def test_att_faces_shape_and_order(att_dir):
     assert dataset.images.shape == (400, 112, 92, 1)
     assert dataset.names[:3] == ("s1", "s2", "s3")
     assert dataset.names[-1] == "s40"
-    assert 0.0 <= dataset.images.min() and dataset.images.max() <= 1.0
+    assert dataset.images.min() >= 0.0
+    assert dataset.images.max() <= 1.0
     assert dataset.paths[10].parent.name == "s2"
     assert dataset.paths[1].name == "2.pgm"

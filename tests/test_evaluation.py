@@ -1,4 +1,4 @@
-"""Evaluation metrics on small cases with answers checked by hand."""
+"""Evaluation metrics on small cases with results checked by hand."""
 
 import numpy as np
 import pytest

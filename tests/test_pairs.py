@@ -59,7 +59,8 @@ def test_all_pairs_counts():
 def test_standard_split_names():
     names = tuple(f"s{i}" for i in range(1, 41))
     train, test = standard_split(names)
-    assert train[0] == "s1" and train[-1] == "s35"
+    assert train[0] == "s1"
+    assert train[-1] == "s35"
     assert test == ["s36", "s37", "s38", "s39", "s40"]
 
 
