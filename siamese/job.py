@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from siamese.checkpoint import CHECKPOINT_FOLDER, TrainingCheckpoint, check_run_settings
 from siamese.data import FaceDataset, load_image_folder
 from siamese.download import ensure_att_faces
 from siamese.evaluation import EpochEvaluation, Evaluation, evaluate
@@ -70,15 +71,34 @@ def run_training_job(
     ``history.csv``, ``metrics.json`` and the plots ``training_curves.png``, ``roc.png``,
     ``distance_histogram.png`` and ``test_pairs.png``. Every file is written atomically.
 
+    During training ``out_dir/checkpoint`` contains the state after the last finished epoch
+    (see :class:`~siamese.checkpoint.TrainingCheckpoint`); it is deleted once every output
+    is written. When ``out_dir`` contains such a checkpoint, the run resumes from it.
+
     Args:
         data_dir: folder with one subfolder per identity; the AT&T faces are downloaded into
             it when it is missing or empty and ``download`` is true.
-        out_dir: output folder; it must be new or empty unless ``overwrite`` is true.
+        out_dir: output folder. It must be new or empty, or contain an unfinished run with
+            the same settings, which is resumed. With ``overwrite`` any earlier run in it,
+            finished or not, is replaced and training starts over.
         config: training settings.
         n_draws: one-shot gallery draws averaged in the final evaluation.
         verbose: Keras progress output.
+
+    Raises:
+        ValueError: ``out_dir`` contains an unfinished run with other settings. The message
+            lists each difference.
+        FileExistsError: ``out_dir`` contains a finished run or other files and
+            ``overwrite`` is false.
     """
-    out_dir = prepare_output_dir(out_dir, overwrite=overwrite)
+    out_dir = Path(out_dir).expanduser()
+    checkpoint = TrainingCheckpoint(out_dir / CHECKPOINT_FOLDER)
+    resuming = checkpoint.exists() and not overwrite
+    if not resuming:
+        out_dir = prepare_output_dir(out_dir, overwrite=overwrite)
+        # A checkpoint of the run that --overwrite replaces must not be resumed later.
+        checkpoint.delete()
+
     data_dir = ensure_att_faces(data_dir, download=download)
 
     dataset = load_image_folder(data_dir, image_size=config.image_size)
@@ -97,13 +117,18 @@ def run_training_job(
         "test_identities": test_names,
         "python": platform.python_version(),
     }
-    write_json(out_dir / "config.json", run_info)
+    if resuming:
+        check_run_settings(out_dir / "config.json", run_info)
+        logger.info("Resuming the unfinished run in %s", out_dir)
+    else:
+        write_json(out_dir / "config.json", run_info)
 
     training = train(
         train_set,
         config,
         callbacks=[EpochEvaluation(test_set, seed=config.seed)],
         verbose=verbose,
+        checkpoint=checkpoint,
     )
     atomic_write(out_dir / "model.keras", lambda temporary: training.model.save(temporary))
 
@@ -112,6 +137,7 @@ def run_training_job(
     write_json(out_dir / "metrics.json", metrics)
     write_text(out_dir / "history.csv", history_csv(training.history))
     save_plots(out_dir, training, evaluation, test_set, np.random.default_rng(config.seed))
+    checkpoint.delete()
     return JobResult(out_dir, training, evaluation, metrics, train_set, test_set)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import keras
 import numpy as np
@@ -14,6 +15,9 @@ from siamese.data import FaceDataset
 from siamese.config import OPTIMIZERS, TrainConfig, resolve_optimizer
 from siamese.losses import InBatchContrastiveLoss, InBatchPairAccuracy
 from siamese.model import CosineClassifier, build_embedding_network, build_siamese_model
+
+if TYPE_CHECKING:
+    from siamese.checkpoint import TrainingCheckpoint
 
 logger = logging.getLogger(__name__)
 
@@ -144,7 +148,8 @@ class TrainResult:
         model: the two-input Siamese model, ``[image_a, image_b] -> (batch, 1)`` distances.
         embedding_network: the shared network inside ``model``.
         history: per-epoch values, each a list of floats keyed by metric name.
-        train_seconds: wall time spent in ``fit``.
+        train_seconds: wall time spent in ``fit``. A resumed run adds the time of its earlier
+            sessions up to the restored epoch.
     """
 
     model: keras.Model
@@ -160,6 +165,7 @@ def train(
     callbacks: list[keras.callbacks.Callback] | tuple = (),
     verbose: int | str = "auto",
     initial_weights: list[np.ndarray] | None = None,
+    checkpoint: TrainingCheckpoint | None = None,
 ) -> TrainResult:
     """Train an embedding network on ``train_set`` with the in-batch contrastive loss.
 
@@ -173,6 +179,9 @@ def train(
         verbose: Keras progress output (``"auto"``, 0, 1 or 2).
         initial_weights: start from these embedding-network weights instead of the seeded
             initialisation, so several optimizers can start from identical weights.
+        checkpoint: first restore the training state that this checkpoint contains, then
+            save the state into it after every epoch, so an interrupted run continues after
+            its last finished epoch with the batches and results of an uninterrupted one.
 
     Returns:
         A :class:`TrainResult`.
@@ -217,14 +226,31 @@ def train(
         fitted = network
         fitted.compile(optimizer=optimizer, loss=contrastive, metrics=[accuracy])
 
+    callbacks = list(callbacks)
+    initial_epoch = 0
+    if checkpoint is not None:
+        initial_epoch = checkpoint.restore(fitted, config)
+        # IdentityBatches counts Keras' on_epoch_end calls (one before the first epoch, then
+        # one per epoch), so starting the count at the restored epoch draws the batches that
+        # the uninterrupted run drew.
+        batches.epoch = initial_epoch
+        callbacks.append(checkpoint)
+
     started = time.perf_counter()
     # shuffle=False: Keras would otherwise reorder the batches of each epoch with Python's
     # unseeded global `random`, so one seed would not give one batch order.
-    history = fitted.fit(batches, epochs=config.epochs, callbacks=list(callbacks), verbose=verbose, shuffle=False)
+    fit_history = fitted.fit(
+        batches, epochs=config.epochs, initial_epoch=initial_epoch, callbacks=callbacks, verbose=verbose, shuffle=False
+    )
     seconds = time.perf_counter() - started
-    logger.info("Trained %d epochs in %.1f s", config.epochs, seconds)
+    logger.info("Trained %d epochs in %.1f s", config.epochs - initial_epoch, seconds)
 
-    history = {_history_key(key): [float(value) for value in values] for key, values in history.history.items()}
+    logged = fit_history.history
+    if checkpoint is not None:
+        # Keras' history covers only this session, and the checkpoint's also has the restored epochs.
+        logged = checkpoint.history
+        seconds += checkpoint.restored_seconds
+    history = {_history_key(key): [float(value) for value in values] for key, values in logged.items()}
     model = build_siamese_model(network)
     return TrainResult(model, network, history, seconds)
 

@@ -37,6 +37,10 @@ def test_train_writes_every_output(quick_run):
         assert (out / name).stat().st_size > 0, name
 
 
+def test_finished_run_leaves_no_checkpoint(quick_run):
+    assert not (quick_run[0] / "checkpoint").exists()
+
+
 def test_metrics_hold_required_keys(quick_run):
     metrics = json.loads((quick_run[0] / "metrics.json").read_text())
     for key in ["one_shot_accuracy", "n_way", "roc_auc", "eer", "verification_accuracy", "threshold", "train_seconds"]:

@@ -14,7 +14,9 @@ def register(subparsers) -> None:
         description="Train the Siamese network on s1-s35 of the AT&T faces with the contrastive "
         "loss, evaluate 5-way one-shot identification and verification on the unseen s36-s40, "
         "and write the model, metrics and plots into --out. Other folder-per-person datasets "
-        "hold out a seeded fifth of their identities instead.",
+        "hold out a seeded fifth of their identities instead. The training state is saved in "
+        "--out/checkpoint after every epoch, so rerunning an interrupted command with the same "
+        "--out and settings resumes it after its last finished epoch.",
     )
     parser.add_argument(
         "--data",
@@ -22,8 +24,17 @@ def register(subparsers) -> None:
         help="folder with one subfolder per person; the AT&T faces are downloaded into it when "
         "it is missing (default: $SIAMESE_ATT_DIR, else data/att_faces)",
     )
-    parser.add_argument("--out", required=True, help="new or empty folder for the run's outputs")
-    parser.add_argument("--overwrite", action="store_true", help="allow --out to hold an earlier run")
+    parser.add_argument(
+        "--out",
+        required=True,
+        help="new or empty folder for the run's outputs, or the folder of an interrupted run with "
+        "the same settings, which is resumed",
+    )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an earlier run in --out, finished or interrupted, and train from the start",
+    )
     parser.add_argument("--no-download", action="store_true", help="fail instead of downloading missing data")
     add_training_options(parser)
     parser.set_defaults(handler=run)
