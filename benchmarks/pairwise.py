@@ -22,6 +22,7 @@ from siamese.data import FaceDataset
 from siamese.losses import ContrastiveLoss, ThresholdAccuracy
 from siamese.model import build_siamese_model
 from siamese.pairs import make_pairs
+from siamese.projection import add_discriminant_projection
 from siamese.training import TrainConfig, TrainResult, build_network, make_optimizer
 
 logger = logging.getLogger(__name__)
@@ -128,8 +129,8 @@ def train_pairwise(
 
     Returns:
         ``(result, steps)``: a :class:`~siamese.training.TrainResult` whose ``train_seconds``
-        is the wall time of ``fit`` (the budget plus the last step and shutdown), and the
-        number of training steps run.
+        is the wall time of ``fit`` (the budget plus the last step and shutdown) and of
+        fitting the discriminant projection, and the number of training steps run.
     """
     if train_set.image_size != config.image_size:
         raise ValueError(
@@ -169,4 +170,11 @@ def train_pairwise(
     )
 
     values = {key: [float(value) for value in series] for key, series in history.history.items()}
+
+    # The same post-processing as the in-batch trainer, so the two differ only in training.
+    if config.discriminant_projection:
+        started = time.perf_counter()
+        network = add_discriminant_projection(network, train_set, np.random.default_rng([config.seed, 2]))
+        model = build_siamese_model(network)
+        train_seconds += time.perf_counter() - started
     return TrainResult(model, network, values, train_seconds), budget.steps

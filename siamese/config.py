@@ -64,6 +64,10 @@ class TrainConfig:
         identification_weight: weight of an auxiliary softmax loss that classifies the
             training identities from the embedding (joint identification and verification);
             0 trains on the contrastive loss alone.
+        discriminant_projection: after training, append a linear discriminant (LDA)
+            projection fitted on the training identities' embeddings (see
+            :mod:`siamese.projection`); the embedding length becomes
+            ``min(training identities - 1, embedding_dim)``.
         augment: apply random augmentation to training images.
         use_ema: evaluate and save the moving average of the weights.
         seed: seeds weights, batches and augmentation.
@@ -82,6 +86,7 @@ class TrainConfig:
     dropout: float = 0.2
     convs_per_block: int = 1
     identification_weight: float = 1.0
+    discriminant_projection: bool = True
     augment: bool = True
     use_ema: bool = True
     seed: int = 0

@@ -15,6 +15,7 @@ from siamese.data import FaceDataset
 from siamese.config import OPTIMIZERS, TrainConfig, resolve_optimizer
 from siamese.losses import InBatchContrastiveLoss, InBatchPairAccuracy
 from siamese.model import CosineClassifier, build_embedding_network, build_siamese_model
+from siamese.projection import add_discriminant_projection
 
 if TYPE_CHECKING:
     from siamese.checkpoint import TrainingCheckpoint
@@ -148,8 +149,8 @@ class TrainResult:
         model: the two-input Siamese model, ``[image_a, image_b] -> (batch, 1)`` distances.
         embedding_network: the shared network inside ``model``.
         history: per-epoch values, each a list of floats keyed by metric name.
-        train_seconds: wall time spent in ``fit``. A resumed run adds the time of its earlier
-            sessions up to the restored epoch.
+        train_seconds: wall time spent in ``fit`` and in fitting the discriminant projection.
+            A resumed run adds the time of its earlier sessions up to the restored epoch.
     """
 
     model: keras.Model
@@ -251,6 +252,12 @@ def train(
         logged = checkpoint.history
         seconds += checkpoint.restored_seconds
     history = {_history_key(key): [float(value) for value in values] for key, values in logged.items()}
+
+    if config.discriminant_projection:
+        started = time.perf_counter()
+        network = add_discriminant_projection(network, train_set, np.random.default_rng([config.seed, 2]))
+        seconds += time.perf_counter() - started
+
     model = build_siamese_model(network)
     return TrainResult(model, network, history, seconds)
 

@@ -213,7 +213,7 @@ def test_train_pairwise_stops_on_budget():
 
     dataset = pattern_faces(6, 4, np.random.default_rng(0), size=(16, 16))
     config = TrainConfig(image_size=(16, 16), steps_per_epoch=3, identities_per_batch=4, images_per_identity=2,
-                         widths=(4, 8), embedding_dim=8, augment=False)
+                         widths=(4, 8), embedding_dim=8, augment=False, discriminant_projection=False)
 
     result, steps = train_pairwise(dataset, config, seconds=4.0)
 

@@ -75,6 +75,11 @@ def add_training_options(parser: argparse.ArgumentParser, *, single_optimizer: b
         help="weight of the auxiliary loss that classifies the training identities beside the "
         "contrastive loss; 0 trains on the contrastive loss alone (default: %(default)s)",
     )
+    group.add_argument(
+        "--no-projection", action="store_true",
+        help="keep the network's own embeddings instead of appending the linear discriminant "
+        "projection fitted on the training identities",
+    )
     group.add_argument("--no-augment", action="store_true", help="train without random augmentation")
     group.add_argument("--quiet", action="store_true", help="show less progress output (one line per epoch instead of a progress bar)")
 
@@ -94,6 +99,7 @@ def training_config(args: argparse.Namespace, **overrides):
         "images_per_identity": args.images_per_identity,
         "identification_weight": args.identification_weight,
         "augment": not args.no_augment,
+        "discriminant_projection": not args.no_projection,
     }
     if hasattr(args, "optimizer"):
         settings["optimizer"] = args.optimizer
