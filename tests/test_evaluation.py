@@ -51,6 +51,14 @@ def test_eer_by_hand():
     assert eer == pytest.approx(0.5)
 
 
+def test_eer_threshold_finite_when_negative_is_closest():
+    # The closest pair is a negative, so the rates cross at the first accepted pair, next to
+    # scikit-learn's infinite "accept nothing" threshold.
+    eer, threshold = equal_error_rate(np.array([0, 1]), np.array([0.1, 0.2]))
+    assert eer == pytest.approx(1.0)
+    assert threshold == pytest.approx(0.1)
+
+
 def test_choose_threshold_separates():
     threshold = choose_threshold(np.array([1, 1, 0, 0]), np.array([0.1, 0.3, 0.7, 0.9]))
     assert threshold == pytest.approx(0.5)
