@@ -93,8 +93,8 @@ def equal_error_rate(pair_labels: np.ndarray, distances: np.ndarray) -> tuple[fl
     weight = gap_before / (gap_before - gap_after)
     eer = false_positive[before] + weight * (false_positive[after] - false_positive[before])
     if not np.isfinite(thresholds[before]):
-        # scikit-learn's first ROC point (nothing accepted) has an infinite threshold, so
-        # interpolating from it would give NaN; the crossing's own threshold stands in.
+        # scikit-learn's first ROC point (nothing accepted) has an infinite threshold, and
+        # interpolating from it would give NaN. The crossing's own threshold is used instead.
         return float(eer), float(-thresholds[after])
     threshold = -(thresholds[before] + weight * (thresholds[after] - thresholds[before]))
     return float(eer), float(threshold)
