@@ -67,7 +67,8 @@ class TrainConfig:
         discriminant_projection: after training, append a linear discriminant (LDA)
             projection fitted on the training identities' embeddings (see
             :mod:`siamese.projection`); the embedding length becomes
-            ``min(training identities - 1, embedding_dim)``.
+            ``min(training identities - 1, embedding_dim)``. Skipped below
+            ``siamese.projection.MIN_COMPONENTS`` components.
         augment: apply random augmentation to training images.
         use_ema: evaluate and save the moving average of the weights.
         seed: seeds weights, batches and augmentation.

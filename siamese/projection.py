@@ -27,6 +27,12 @@ logger = logging.getLogger(__name__)
 PROJECTION_LAYER = "discriminant_projection"
 PROJECTION_NORM_LAYER = "discriminant_unit_norm"
 
+#: Fewest LDA components worth keeping. Unit normalisation removes one degree of freedom, so
+#: with very few training identities (2 give one component, which normalises to +-1) the
+#: projected embeddings would lose most of their information. The value is a judgement, not
+#: a measurement: AT&T training sets give 31-34 components.
+MIN_COMPONENTS = 8
+
 
 def fit_discriminant(
     embeddings: np.ndarray,
@@ -63,6 +69,7 @@ def add_discriminant_projection(
     rng: np.random.Generator,
     augmented_copies: int = 3,
     batch_size: int = 256,
+    min_components: int = MIN_COMPONENTS,
 ) -> keras.Model:
     """Return a new embedding network: ``network``, then the LDA projection, then unit length.
 
@@ -78,6 +85,8 @@ def add_discriminant_projection(
         rng: seeded generator for the augmentation.
         augmented_copies: augmented copies of each training image. Defaults to 3.
         batch_size: images per forward pass while embedding.
+        min_components: below this many components (training identities − 1) the
+            projection is skipped with a warning and ``network`` is returned unchanged.
 
     Returns:
         A model named ``"embedding"`` from the same images to float32 ``(batch, k)`` unit-length
@@ -85,6 +94,15 @@ def add_discriminant_projection(
         weights, with ``network``.
     """
     from siamese.evaluation import embed
+
+    identities = len(np.unique(train_set.labels))
+    if min(identities - 1, network.output_shape[-1]) < min_components:
+        logger.warning(
+            "Skipping the discriminant projection: %d training identities give fewer than %d "
+            "components, so the network's own embeddings are kept.",
+            identities, min_components,
+        )
+        return network
 
     augmentation = Augmentation()
     copies = [train_set.images] + [augmentation.apply(train_set.images, rng) for _ in range(augmented_copies)]

@@ -59,7 +59,9 @@ def tiny_dataset(identities=4, images_each=3):
 def test_projected_network_shapes_and_round_trip(tmp_path):
     network = build_embedding_network(input_shape=(16, 12, 1), widths=(4, 8), embedding_dim=8, seed=0)
     dataset = tiny_dataset()
-    projected = add_discriminant_projection(network, dataset, np.random.default_rng(0), augmented_copies=1)
+    projected = add_discriminant_projection(
+        network, dataset, np.random.default_rng(0), augmented_copies=1, min_components=1
+    )
 
     embeddings = embed(projected, dataset.images)
     assert projected.name == "embedding"
@@ -71,3 +73,13 @@ def test_projected_network_shapes_and_round_trip(tmp_path):
     build_siamese_model(projected).save(path)
     reloaded = keras.saving.load_model(path).get_layer("embedding")
     np.testing.assert_allclose(embed(reloaded, dataset.images), embeddings, atol=1e-5)
+
+
+def test_projection_skipped_for_few_identities():
+    network = build_embedding_network(input_shape=(16, 12, 1), widths=(4, 8), embedding_dim=8, seed=0)
+    dataset = tiny_dataset(identities=3)
+
+    kept = add_discriminant_projection(network, dataset, np.random.default_rng(0), min_components=8)
+
+    assert kept is network
+    assert kept.output_shape[-1] == 8
