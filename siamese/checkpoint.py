@@ -140,6 +140,7 @@ class TrainingCheckpoint(keras.callbacks.Callback):
                 f"{'; '.join(found)}. Train with the stored settings to resume it, or delete "
                 f"the folder to start over."
             )
+        self._check_progress(progress, config)
         weights = self.folder / progress.weights_file
         if not weights.is_file():
             raise FileNotFoundError(
@@ -150,8 +151,14 @@ class TrainingCheckpoint(keras.callbacks.Callback):
         # load_weights fills the optimizer's variables only when they exist already.
         if not model.optimizer.built:
             model.optimizer.build(model.trainable_variables)
-        model.load_weights(weights)
-        _set_seed_states(model, progress.seed_states)
+        try:
+            model.load_weights(weights)
+            _set_seed_states(model, progress.seed_states)
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise ValueError(
+                f"Cannot restore the checkpoint weights {weights}: {error}. Pass --overwrite to "
+                f"discard the checkpoint and start the run over."
+            ) from error
 
         self.history = {key: list(values) for key, values in progress.history.items()}
         self.restored_seconds = float(progress.train_seconds)
@@ -163,6 +170,18 @@ class TrainingCheckpoint(keras.callbacks.Callback):
         else:
             logger.info("Restored the state after the last epoch (%d) from %s", config.epochs, self.folder)
         return progress.epochs_done
+
+    def _check_progress(self, progress, config: TrainConfig) -> None:
+        """Raise ValueError unless the epoch count and history of ``progress`` agree with ``config``."""
+        epochs_done = progress.epochs_done
+        valid = isinstance(epochs_done, int) and not isinstance(epochs_done, bool) and 1 <= epochs_done <= config.epochs
+        lengths = {len(values) for values in progress.history.values()} if isinstance(progress.history, dict) else set()
+        if not valid or lengths != {epochs_done}:
+            raise ValueError(
+                f"{self.progress_path} is inconsistent: epochs_done is {epochs_done!r} for a run of "
+                f"{config.epochs} epochs, and its history has {sorted(lengths)} entries per metric. "
+                f"Pass --overwrite to discard the checkpoint and start the run over."
+            )
 
     def on_train_begin(self, logs=None):
         self._session_started = time.perf_counter()

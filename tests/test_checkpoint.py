@@ -191,6 +191,31 @@ def test_restore_reports_missing_weights(faces, interrupted_folder, tmp_path):
         train_tiny(faces, checkpoint=TrainingCheckpoint(folder))
 
 
+def test_restore_reports_corrupt_weights(faces, interrupted_folder, tmp_path):
+    folder = tmp_path / CHECKPOINT_FOLDER
+    shutil.copytree(interrupted_folder, folder)
+    weights = folder / "epoch-0001.weights.h5"
+    weights.write_bytes(weights.read_bytes()[:1000])
+
+    with pytest.raises(ValueError, match="--overwrite") as error:
+        train_tiny(faces, checkpoint=TrainingCheckpoint(folder))
+
+    assert "epoch-0001.weights.h5" in str(error.value)
+
+
+@pytest.mark.parametrize("epochs_done", ["seven", 0, 99, 2])
+def test_restore_rejects_inconsistent_epoch_count(faces, interrupted_folder, tmp_path, epochs_done):
+    # The interrupted checkpoint holds 1 epoch of history; 2 fits the run but not the history.
+    folder = tmp_path / CHECKPOINT_FOLDER
+    shutil.copytree(interrupted_folder, folder)
+    progress = json.loads((folder / PROGRESS_FILE).read_text())
+    progress["epochs_done"] = epochs_done
+    (folder / PROGRESS_FILE).write_text(json.dumps(progress))
+
+    with pytest.raises(ValueError, match="inconsistent"):
+        train_tiny(faces, checkpoint=TrainingCheckpoint(folder))
+
+
 # --- the train job and command -------------------------------------------------------------
 
 

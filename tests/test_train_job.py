@@ -83,6 +83,19 @@ def test_missing_data_without_download(tmp_path):
     assert "Traceback" not in result.stderr
 
 
+def test_too_few_identities_rejected(att_dir, tmp_path):
+    few = tmp_path / "few"
+    few.mkdir()
+    for name in ("s1", "s2", "s3", "s4", "s5"):
+        (few / name).symlink_to(att_dir / name)
+
+    result = run_cli("train", "--data", few, "--out", tmp_path / "out", "--epochs", "1")
+
+    assert result.returncode == 2
+    assert "at least 10 identities" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_unknown_optimizer_lists_choices(tmp_path):
     result = run_cli("train", "--out", tmp_path / "out", "--optimizer", "adamax2")
     assert result.returncode == 2
