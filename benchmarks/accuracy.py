@@ -23,11 +23,10 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
-from tqdm.contrib.logging import logging_redirect_tqdm
 
 from benchmarks.baselines import BASELINES, DlibResNet, Selection
 from benchmarks.protocols import FOLD_SEED, N_FOLDS, PROTOCOLS, protocol_splits
-from benchmarks.report import format_number, markdown_table, run_header, write_atomic, write_json
+from benchmarks.report import format_number, markdown_table, run_benchmark, run_header, write_atomic, write_json
 from siamese.data import DEFAULT_IMAGE_SIZE, FaceDataset, load_att_faces, resolve_att_dir
 
 logger = logging.getLogger("benchmarks.accuracy")
@@ -394,15 +393,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
 
-    started = time.perf_counter()
-    try:
-        with logging_redirect_tqdm():
-            run(args)
-    except (ValueError, FileNotFoundError) as error:
-        print(f"benchmarks.accuracy: error: {error}", file=sys.stderr)
-        return 2
-    logger.info("Finished in %.1f s; results in %s", time.perf_counter() - started, args.out)
-    return 0
+    return run_benchmark("benchmarks.accuracy", run, args, logger)
 
 
 if __name__ == "__main__":

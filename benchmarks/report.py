@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import platform
 import sys
 import tempfile
+import time
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable
 
 
 def write_atomic(path: str | os.PathLike, text: str) -> None:
@@ -78,3 +81,22 @@ def format_number(value, digits: int = 4) -> str:
     if value is None:
         return "–"
     return f"{value:.{digits}f}"
+
+
+def run_benchmark(name: str, run: Callable, args, logger: logging.Logger) -> int:
+    """Call ``run(args)`` with log lines routed around progress bars, and return an exit status.
+
+    ``ValueError`` and ``FileNotFoundError`` print ``NAME: error: MESSAGE`` to stderr and
+    return 2. Otherwise the total time is logged and 0 is returned.
+    """
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
+    started = time.perf_counter()
+    try:
+        with logging_redirect_tqdm():
+            run(args)
+    except (ValueError, FileNotFoundError) as error:
+        print(f"{name}: error: {error}", file=sys.stderr)
+        return 2
+    logger.info("Finished in %.1f s; results in %s", time.perf_counter() - started, args.out)
+    return 0

@@ -205,7 +205,7 @@ def test_restore_reports_corrupt_weights(faces, interrupted_folder, tmp_path):
 
 @pytest.mark.parametrize("epochs_done", ["seven", 0, 99, 2])
 def test_restore_rejects_inconsistent_epoch_count(faces, interrupted_folder, tmp_path, epochs_done):
-    # The interrupted checkpoint holds 1 epoch of history; 2 fits the run but not the history.
+    # The interrupted checkpoint contains 1 epoch of history, so 2 fits the run but not the history.
     folder = tmp_path / CHECKPOINT_FOLDER
     shutil.copytree(interrupted_folder, folder)
     progress = json.loads((folder / PROGRESS_FILE).read_text())

@@ -79,7 +79,7 @@ def test_projection_skipped_for_few_identities():
     network = build_embedding_network(input_shape=(16, 12, 1), widths=(4, 8), embedding_dim=8, seed=0)
     dataset = tiny_dataset(identities=3)
 
-    kept = add_discriminant_projection(network, dataset, np.random.default_rng(0), min_components=8)
+    result = add_discriminant_projection(network, dataset, np.random.default_rng(0), min_components=8)
 
-    assert kept is network
-    assert kept.output_shape[-1] == 8
+    assert result is network
+    assert result.output_shape[-1] == 8
