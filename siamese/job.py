@@ -76,7 +76,9 @@ def run_training_job(
 
     During training ``out_dir/checkpoint`` contains the state after the last finished epoch
     (see :class:`~siamese.checkpoint.TrainingCheckpoint`); it is deleted once every output
-    is written. When ``out_dir`` contains such a checkpoint, the run resumes from it.
+    is written. When ``out_dir`` contains such a checkpoint, the run resumes from it; when
+    it holds only the ``config.json`` of a run stopped during its first epoch, that run
+    starts over.
 
     Args:
         data_dir: folder with one subfolder per identity; the AT&T faces are downloaded into
@@ -96,7 +98,7 @@ def run_training_job(
     """
     out_dir = Path(out_dir).expanduser()
     checkpoint = TrainingCheckpoint(out_dir / CHECKPOINT_FOLDER)
-    resuming = checkpoint.exists() and not overwrite
+    resuming = (checkpoint.exists() or stopped_before_first_epoch(out_dir)) and not overwrite
     if not resuming:
         out_dir = prepare_output_dir(out_dir, overwrite=overwrite)
         # A checkpoint of the run that --overwrite replaces must not be resumed later.
@@ -122,7 +124,10 @@ def run_training_job(
     }
     if resuming:
         check_run_settings(out_dir / "config.json", run_info)
-        logger.info("Resuming the unfinished run in %s", out_dir)
+        if checkpoint.exists():
+            logger.info("Resuming the unfinished run in %s", out_dir)
+        else:
+            logger.info("Starting over the run in %s, which stopped before its first epoch ended", out_dir)
     else:
         write_json(out_dir / "config.json", run_info)
 
@@ -142,6 +147,19 @@ def run_training_job(
     save_plots(out_dir, training, evaluation, test_set, np.random.default_rng(config.seed))
     checkpoint.delete()
     return JobResult(out_dir, training, evaluation, metrics, train_set, test_set)
+
+
+def stopped_before_first_epoch(out_dir: Path) -> bool:
+    """Return whether ``out_dir`` holds only what a run writes before its first epoch ends.
+
+    That is ``config.json`` and at most a checkpoint folder without ``progress.json``: the
+    run was stopped so early that nothing of its training was saved, so rerunning the same
+    command starts it over instead of rejecting the folder.
+    """
+    if not out_dir.is_dir():
+        return False
+    entries = {entry.name for entry in out_dir.iterdir()}
+    return "config.json" in entries and entries <= {"config.json", CHECKPOINT_FOLDER}
 
 
 def history_csv(history: dict[str, list[float]]) -> str:

@@ -305,3 +305,47 @@ def test_overwrite_discards_checkpoint(att_dir, interrupted_out, monkeypatch):
     assert seen["checkpoint_exists"] is False
     assert seen["config"]["margin"] == 0.5
     assert not (interrupted_out / CHECKPOINT_FOLDER).exists()
+
+
+def test_first_epoch_stop_restarts(att_dir, tmp_path, caplog):
+    from siamese import job
+
+    out = tmp_path / "out"
+    with pytest.MonkeyPatch.context() as patch:
+
+        def interrupted_train(train_set, config, *, callbacks=(), **kwargs):
+            return train(train_set, config, callbacks=[*callbacks, InterruptIn(epoch=0)], **kwargs)
+
+        patch.setattr(job, "train", interrupted_train)
+        with pytest.raises(KeyboardInterrupt):
+            job.run_training_job(att_dir, out, quick_config(), download=False, n_draws=20, verbose=0)
+    assert not (out / CHECKPOINT_FOLDER / PROGRESS_FILE).exists()
+    caplog.set_level(logging.INFO)
+
+    job.run_training_job(att_dir, out, quick_config(), download=False, n_draws=20, verbose=0)
+
+    assert "stopped before its first epoch ended" in caplog.text
+    assert (out / "metrics.json").is_file()
+
+
+def test_first_epoch_restart_checks_settings(att_dir, tmp_path):
+    from siamese import job
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "config.json").write_text(json.dumps({"config": quick_config().to_dict()}))
+
+    with pytest.raises(ValueError, match="config.margin: 1.0 -> 0.5"):
+        job.run_training_job(att_dir, out, quick_config(margin=0.5), download=False, verbose=0)
+
+
+def test_other_files_still_rejected(att_dir, tmp_path):
+    from siamese import job
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "config.json").write_text("{}")
+    (out / "notes.txt").write_text("mine")
+
+    with pytest.raises(FileExistsError, match="already contains files"):
+        job.run_training_job(att_dir, out, quick_config(), download=False, verbose=0)
