@@ -319,8 +319,6 @@ class DlibResNet(Baseline):
         return self
 
     def embed(self, images):
-        # NOTE: this path has not run in the project's own environment, which lacks dlib;
-        # it follows the face_recognition 1.3 API (face_locations, face_encodings).
         import face_recognition
 
         embeddings = np.empty((len(images), 128), dtype=np.float32)
