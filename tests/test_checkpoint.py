@@ -223,20 +223,25 @@ def quick_config(**overrides) -> TrainConfig:
     return TrainConfig(epochs=2, steps_per_epoch=2, image_size=(28, 23), **overrides)
 
 
-@pytest.fixture(scope="module")
-def interrupted_job(att_dir, tmp_path_factory):
-    """An output folder of ``siamese train`` interrupted during its second epoch."""
+def interrupt_job(att_dir, out, epoch: int) -> None:
+    """Run the ``siamese train`` job into ``out`` and interrupt it during ``epoch`` (from 0)."""
     from siamese import job
 
-    out = tmp_path_factory.mktemp("job") / "out"
     with pytest.MonkeyPatch.context() as patch:
 
         def interrupted_train(train_set, config, *, callbacks=(), **kwargs):
-            return train(train_set, config, callbacks=[*callbacks, InterruptIn(epoch=1)], **kwargs)
+            return train(train_set, config, callbacks=[*callbacks, InterruptIn(epoch=epoch)], **kwargs)
 
         patch.setattr(job, "train", interrupted_train)
         with pytest.raises(KeyboardInterrupt):
             job.run_training_job(att_dir, out, quick_config(), download=False, n_draws=20, verbose=0)
+
+
+@pytest.fixture(scope="module")
+def interrupted_job(att_dir, tmp_path_factory):
+    """An output folder of ``siamese train`` interrupted during its second epoch."""
+    out = tmp_path_factory.mktemp("job") / "out"
+    interrupt_job(att_dir, out, epoch=1)
     return out
 
 
@@ -311,14 +316,7 @@ def test_first_epoch_stop_restarts(att_dir, tmp_path, caplog):
     from siamese import job
 
     out = tmp_path / "out"
-    with pytest.MonkeyPatch.context() as patch:
-
-        def interrupted_train(train_set, config, *, callbacks=(), **kwargs):
-            return train(train_set, config, callbacks=[*callbacks, InterruptIn(epoch=0)], **kwargs)
-
-        patch.setattr(job, "train", interrupted_train)
-        with pytest.raises(KeyboardInterrupt):
-            job.run_training_job(att_dir, out, quick_config(), download=False, n_draws=20, verbose=0)
+    interrupt_job(att_dir, out, epoch=0)
     assert not (out / CHECKPOINT_FOLDER / PROGRESS_FILE).exists()
     caplog.set_level(logging.INFO)
 
