@@ -76,8 +76,8 @@ def run_training_job(
 
     During training ``out_dir/checkpoint`` contains the state after the last finished epoch
     (see :class:`~siamese.checkpoint.TrainingCheckpoint`); it is deleted once every output
-    is written. When ``out_dir`` contains such a checkpoint, the run resumes from it; when
-    it holds only the ``config.json`` of a run stopped during its first epoch, that run
+    is written. When ``out_dir`` contains such a checkpoint, the run resumes from it. When
+    it contains only the ``config.json`` of a run stopped during its first epoch, that run
     starts over.
 
     Args:
@@ -150,11 +150,11 @@ def run_training_job(
 
 
 def stopped_before_first_epoch(out_dir: Path) -> bool:
-    """Return whether ``out_dir`` holds only what a run writes before its first epoch ends.
+    """Return whether ``out_dir`` contains only what a run writes before its first epoch ends.
 
-    That is ``config.json`` and at most a checkpoint folder without ``progress.json``: the
-    run was stopped so early that nothing of its training was saved, so rerunning the same
-    command starts it over instead of rejecting the folder.
+    That is ``config.json`` and at most a checkpoint folder without ``progress.json``. Such a
+    run saved none of its training, so rerunning the same command starts it over instead of
+    rejecting the folder.
     """
     if not out_dir.is_dir():
         return False
