@@ -23,7 +23,7 @@ from siamese.losses import ContrastiveLoss, ThresholdAccuracy
 from siamese.model import build_siamese_model
 from siamese.pairs import make_pairs
 from siamese.projection import add_discriminant_projection
-from siamese.training import TrainConfig, TrainResult, build_network, make_optimizer
+from siamese.training import TrainConfig, TrainResult, build_network, make_optimizer, with_blended_identities
 
 logger = logging.getLogger(__name__)
 
@@ -121,7 +121,8 @@ def train_pairwise(
 ) -> tuple[TrainResult, int]:
     """Train the two-input Siamese model on balanced pairs for ``seconds`` of wall time.
 
-    Uses the embedding network, optimizer, margin, augmentation and seed of ``config``.
+    Uses the embedding network, optimizer, margin, augmentation, blended identities and seed
+    of ``config``.
     Each step contains ``identities_per_batch * images_per_identity / 2`` pairs, so it forwards
     as many images as one step of :func:`siamese.training.train`. ``config.epochs`` is
     ignored, because the budget decides when training stops, and so is
@@ -138,12 +139,13 @@ def train_pairwise(
             f"{config.image_size}; load the data with image_size={config.image_size}."
         )
 
+    fit_set = with_blended_identities(train_set, config)
     network = build_network(config)
     model = build_siamese_model(network)
 
     pairs_per_batch = max(config.identities_per_batch * config.images_per_identity // 2, 2)
     batches = PairBatches(
-        train_set,
+        fit_set,
         pairs_per_batch,
         config.steps_per_epoch,
         config.seed,
@@ -174,7 +176,7 @@ def train_pairwise(
     # The same post-processing as the in-batch trainer, so the two differ only in training.
     if config.discriminant_projection:
         started = time.perf_counter()
-        network = add_discriminant_projection(network, train_set, np.random.default_rng([config.seed, 2]))
+        network = add_discriminant_projection(network, fit_set, np.random.default_rng([config.seed, 2]))
         model = build_siamese_model(network)
         train_seconds += time.perf_counter() - started
     return TrainResult(model, network, values, train_seconds), budget.steps

@@ -112,15 +112,15 @@ def fingerprint_batches(train_set: FaceDataset, config: TrainConfig) -> str:
     """Return a SHA-256 hex digest of every batch's image indices over the whole training.
 
     The indices are those that :class:`~siamese.training.IdentityBatches` draws for
-    ``config.seed``, epoch by epoch. Augmentation is seeded by the same ``(seed, epoch,
+    ``config.seed``, epoch by epoch, from the training set with its blended identities. Augmentation is seeded by the same ``(seed, epoch,
     step)``, so equal digests mean equal batches, augmentation included. The digest covers
     epochs 0 … ``config.epochs`` because Keras 3.15 reads one epoch of batches to infer
     shapes before training starts.
     """
-    from siamese.training import IdentityBatches
+    from siamese.training import IdentityBatches, with_blended_identities
 
     batches = IdentityBatches(
-        train_set,
+        with_blended_identities(train_set, config),
         config.identities_per_batch,
         config.images_per_identity,
         config.steps_per_epoch,

@@ -69,6 +69,10 @@ class TrainConfig:
             :mod:`siamese.projection`); the embedding length becomes
             ``min(training identities - 1, embedding_dim)``. Skipped below
             ``siamese.projection.MIN_COMPONENTS`` components.
+        blended_identities: synthetic identities added to the training people, each made of
+            pixel averages of images of two training people (see :mod:`siamese.blends`); they
+            enter the batches, the identification loss and the discriminant projection.
+            0 trains on the real people alone.
         augment: apply random augmentation to training images.
         use_ema: evaluate and save the moving average of the weights.
         seed: seeds weights, batches and augmentation.
@@ -88,6 +92,7 @@ class TrainConfig:
     convs_per_block: int = 1
     identification_weight: float = 1.0
     discriminant_projection: bool = True
+    blended_identities: int = 0
     augment: bool = True
     use_ema: bool = True
     seed: int = 0
@@ -107,6 +112,10 @@ class TrainConfig:
         if not self.identification_weight >= 0:
             raise ValueError(
                 f"identification_weight must be 0 or positive; received {self.identification_weight}."
+            )
+        if not isinstance(self.blended_identities, (int, np.integer)) or self.blended_identities < 0:
+            raise ValueError(
+                f"blended_identities must be 0 or a positive integer; received {self.blended_identities!r}."
             )
         if not self.margin > 0:
             raise ValueError(f"margin must be positive; received {self.margin}.")

@@ -11,6 +11,7 @@ import keras
 import numpy as np
 
 from siamese.augment import Augmentation
+from siamese.blends import add_blended_identities
 from siamese.data import FaceDataset
 from siamese.config import OPTIMIZERS, TrainConfig, resolve_optimizer
 from siamese.losses import InBatchContrastiveLoss, InBatchPairAccuracy
@@ -141,6 +142,20 @@ def build_network(config: TrainConfig, seed: int | None = None) -> keras.Model:
     )
 
 
+def with_blended_identities(train_set: FaceDataset, config: TrainConfig) -> FaceDataset:
+    """Return ``train_set`` with the ``config.blended_identities`` blended identities appended.
+
+    The blends come from a generator seeded with ``(config.seed, 3)``, so every trainer that
+    calls this with one config trains on the same images.
+    """
+    if config.blended_identities == 0:
+        return train_set
+
+    blended = add_blended_identities(train_set, config.blended_identities, np.random.default_rng([config.seed, 3]))
+    logger.info("Added %d blended identities to %d training people", config.blended_identities, len(train_set.names))
+    return blended
+
+
 @dataclass
 class TrainResult:
     """Result of :func:`train`.
@@ -193,13 +208,15 @@ def train(
             f"{config.image_size}; load the data with image_size={config.image_size}."
         )
 
+    fit_set = with_blended_identities(train_set, config)
+
     network = build_network(config)
     if initial_weights is not None:
         network.set_weights(initial_weights)
 
     joint = config.identification_weight > 0
     batches = IdentityBatches(
-        train_set,
+        fit_set,
         config.identities_per_batch,
         config.images_per_identity,
         config.steps_per_epoch,
@@ -216,7 +233,7 @@ def train(
     contrastive = InBatchContrastiveLoss(margin=config.margin)
     accuracy = InBatchPairAccuracy(threshold=config.margin / 2)
     if joint:
-        fitted = _joint_training_model(network, len(train_set.names), config.seed)
+        fitted = _joint_training_model(network, len(fit_set.names), config.seed)
         fitted.compile(
             optimizer=optimizer,
             loss={"embedding": contrastive, "identity": keras.losses.SparseCategoricalCrossentropy(from_logits=True)},
@@ -255,7 +272,7 @@ def train(
 
     if config.discriminant_projection:
         started = time.perf_counter()
-        network = add_discriminant_projection(network, train_set, np.random.default_rng([config.seed, 2]))
+        network = add_discriminant_projection(network, fit_set, np.random.default_rng([config.seed, 2]))
         seconds += time.perf_counter() - started
 
     model = build_siamese_model(network)

@@ -15,6 +15,16 @@ def positive_int(text: str) -> int:
     return value
 
 
+def non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected 0 or a positive integer; received {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected 0 or a positive integer; received {text!r}")
+    return value
+
+
 def positive_float(text: str) -> float:
     try:
         value = float(text)
@@ -80,6 +90,11 @@ def add_training_options(parser: argparse.ArgumentParser, *, single_optimizer: b
         help="keep the network's own embeddings instead of appending the linear discriminant "
         "projection fitted on the training identities",
     )
+    group.add_argument(
+        "--blended-identities", type=non_negative_int, default=defaults.blended_identities,
+        help="synthetic training identities, each made of pixel averages of two training people's "
+        "images; 0 trains on the real people alone (default: %(default)s)",
+    )
     group.add_argument("--no-augment", action="store_true", help="train without random augmentation")
     group.add_argument("--quiet", action="store_true", help="show less progress output (one line per epoch instead of a progress bar)")
 
@@ -100,6 +115,7 @@ def training_config(args: argparse.Namespace, **overrides):
         "identification_weight": args.identification_weight,
         "augment": not args.no_augment,
         "discriminant_projection": not args.no_projection,
+        "blended_identities": args.blended_identities,
     }
     if hasattr(args, "optimizer"):
         settings["optimizer"] = args.optimizer
