@@ -92,7 +92,7 @@ class TrainConfig:
     convs_per_block: int = 1
     identification_weight: float = 1.0
     discriminant_projection: bool = True
-    blended_identities: int = 0
+    blended_identities: int = 64
     augment: bool = True
     use_ema: bool = True
     seed: int = 0

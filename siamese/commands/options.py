@@ -91,7 +91,7 @@ def add_training_options(parser: argparse.ArgumentParser, *, single_optimizer: b
         "projection fitted on the training identities",
     )
     group.add_argument(
-        "--blended-identities", type=non_negative_int, default=defaults.blended_identities,
+        "--blended-identities", type=non_negative_int, default=defaults.blended_identities, metavar="N",
         help="synthetic training identities, each made of pixel averages of two training people's "
         "images; 0 trains on the real people alone (default: %(default)s)",
     )
