@@ -112,3 +112,13 @@ def test_training_projects_with_blends():
 
     # The discriminant projection keeps (identities - 1) axes: 6 people + 5 blends - 1 = 10.
     assert result.embedding_network.output_shape[-1] == 10
+
+
+def test_cli_rejects_negative_count(capsys):
+    from siamese.cli import main
+
+    with pytest.raises(SystemExit) as stopped:
+        main(["train", "--blended-identities", "-2"])
+
+    assert stopped.value.code == 2
+    assert "--blended-identities: expected 0 or a positive integer; received '-2'" in capsys.readouterr().err

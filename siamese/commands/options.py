@@ -5,24 +5,23 @@ from __future__ import annotations
 import argparse
 
 
-def positive_int(text: str) -> int:
+def _integer_at_least(text: str, minimum: int, expected: str) -> int:
+    """Parse ``text`` as an integer of at least ``minimum``; ``expected`` names the range in errors."""
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer; received {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer; received {text!r}")
+        raise argparse.ArgumentTypeError(f"expected {expected}; received {text!r}") from None
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"expected {expected}; received {text!r}")
     return value
+
+
+def positive_int(text: str) -> int:
+    return _integer_at_least(text, 1, "a positive integer")
 
 
 def non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected 0 or a positive integer; received {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected 0 or a positive integer; received {text!r}")
-    return value
+    return _integer_at_least(text, 0, "0 or a positive integer")
 
 
 def positive_float(text: str) -> float:
