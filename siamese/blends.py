@@ -1,8 +1,8 @@
 """Synthetic training identities made by averaging the faces of two training people.
 
-A network trained on 32 or 35 people has few identities to learn from, and it learns to separate those
-people more than to separate faces in general. Extra identities help, and the training set
-can supply them without any new data: the pixel average of an image of person A and an image
+A network trained on 32 or 35 people has few identities to learn from, so it learns to
+separate those people more than to separate faces in general. Extra identities help, and the
+training set can supply them without any new data: the pixel average of an image of person A and an image
 of person B looks like a third face that is neither A nor B. Each blended identity pairs two
 training people and contains several such averages, each from another image of each of them.
 """
@@ -27,10 +27,11 @@ def add_blended_identities(
 
     Blended identity ``k`` takes two different people ``a`` and ``b`` of ``dataset``, drawn at
     random, and contains ``images_per_identity`` images ``weight * x_a + (1 - weight) * x_b``,
-    where ``x_a`` and ``x_b`` are images of ``a`` and ``b`` drawn with replacement. The
-    original images and labels come first and keep their order; blended identity ``k`` gets
-    label ``len(dataset.names) + k``, the name ``"blend<k>:<a>+<b>"`` and the path
-    ``blend/<a>+<b>/<i>`` for its image ``i`` (no file exists there).
+    where ``x_a`` and ``x_b`` are images of ``a`` and ``b`` drawn with replacement.
+
+    The original images and labels come first and keep their order. Blended identity ``k``
+    gets the label ``len(dataset.names) + k`` and the name ``"blend<k>:<a>+<b>"``. Its image
+    ``i`` gets the path ``blend/<a>+<b>/<i>``, where no file exists.
 
     Args:
         dataset: the training identities; at least two. Images are float32
@@ -66,7 +67,11 @@ def add_blended_identities(
     members = [np.flatnonzero(dataset.labels == label) for label in range(identities)]
     empty = [dataset.names[label] for label, found in enumerate(members) if len(found) == 0]
     if empty:
-        raise ValueError(f"Identities {empty} have no images; every identity needs at least one to blend.")
+        raise ValueError(
+            f"Identities {empty} have no images; every identity needs at least one to blend. "
+            "Drop those names from the dataset, for example with FaceDataset.subset."
+        )
+
     images = [dataset.images]
     labels = [dataset.labels]
     names = list(dataset.names)

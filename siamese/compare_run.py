@@ -112,8 +112,9 @@ def fingerprint_batches(train_set: FaceDataset, config: TrainConfig) -> str:
     """Return a SHA-256 hex digest of every batch's image indices over the whole training.
 
     The indices are those that :class:`~siamese.training.IdentityBatches` draws for
-    ``config.seed``, epoch by epoch, from the training set with its blended identities. Augmentation is seeded by the same ``(seed, epoch,
-    step)``, so equal digests mean equal batches, augmentation included. The digest covers
+    ``config.seed``, epoch by epoch, from the training set with its blended identities.
+    Augmentation is seeded by the same ``(seed, epoch, step)``, so equal digests mean equal
+    batches, augmentation included. The digest covers
     epochs 0 … ``config.epochs`` because Keras 3.15 reads one epoch of batches to infer
     shapes before training starts.
     """

@@ -67,7 +67,7 @@ class TrainConfig:
         discriminant_projection: after training, append a linear discriminant (LDA)
             projection fitted on the training identities' embeddings (see
             :mod:`siamese.projection`); the embedding length becomes
-            ``min(training identities - 1, embedding_dim)``. Skipped below
+            ``min(training identities - 1, embedding_dim)``, blended identities included. Skipped below
             ``siamese.projection.MIN_COMPONENTS`` components.
         blended_identities: synthetic identities added to the training people, each made of
             pixel averages of images of two training people (see :mod:`siamese.blends`); they

@@ -91,6 +91,14 @@ def test_single_identity_rejected():
         add_blended_identities(flat_dataset(levels=(0.3,)), 1, np.random.default_rng(0))
 
 
+def test_identity_without_images_rejected():
+    dataset = flat_dataset()
+    named_extra = FaceDataset(dataset.images, dataset.labels, (*dataset.names, "s3"), dataset.paths)
+
+    with pytest.raises(ValueError, match=r"Identities \['s3'\] have no images"):
+        add_blended_identities(named_extra, 1, np.random.default_rng(0))
+
+
 def test_config_rejects_negative_count():
     with pytest.raises(ValueError, match="blended_identities must be 0 or a positive integer; received -2"):
         TrainConfig(blended_identities=-2)
