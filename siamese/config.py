@@ -65,9 +65,9 @@ class TrainConfig:
             training identities from the embedding (joint identification and verification);
             0 trains on the contrastive loss alone.
         discriminant_projection: after training, append a linear discriminant (LDA)
-            projection fitted on the training identities' embeddings (see
-            :mod:`siamese.projection`); the embedding length becomes
-            ``min(training identities - 1, embedding_dim)``, blended identities included. Skipped below
+            projection fitted on the training identities' convolution features, reduced by PCA
+            to 128 dimensions (see :mod:`siamese.projection`); the embedding length becomes
+            ``min(training identities - 1, 128)``, blended identities included. Skipped below
             ``siamese.projection.MIN_COMPONENTS`` components.
         blended_identities: synthetic identities added to the training people, each made of
             pixel averages of images of two training people (see :mod:`siamese.blends`); they
