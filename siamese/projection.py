@@ -45,8 +45,8 @@ FEATURE_LAYER = "flatten"
 
 #: Principal components of the convolution features kept before the discriminant. On the
 #: five CV folds (4,480 features, 96 identities with the blends), two trained networks scored
-#: alike with 128, 192 or 256 components (0.961-0.969) and lower with 64 or 96 (0.940-0.956),
-#: so the smallest of the good values is the default.
+#: alike with 128, 192 or 256 components (one-shot 0.961-0.969). They scored lower with 64 or
+#: 96 (0.940-0.956), so the default is the smallest of the good values.
 FEATURE_COMPONENTS = 128
 
 
@@ -85,8 +85,8 @@ def fit_discriminant(
     reduce = np.eye(embeddings.shape[1])
     centre = np.zeros(embeddings.shape[1])
     if principal_components is not None:
-        # NOTE: the randomised solver is approximate, and its seed alone moved one CV fold's
-        # one-shot accuracy by 0.009 (0.970 against 0.979); exact solvers took 13 to 27 times longer.
+        # NOTE: the randomised solver is approximate. Its seed alone moved one CV fold's one-shot
+        # accuracy by 0.009 (0.970 against 0.979), but exact solvers took 13 to 27 times longer.
         n_components = min(int(principal_components), len(embeddings) - 1, embeddings.shape[1])
         pca = PCA(n_components, svd_solver="randomized", random_state=seed).fit(embeddings)
         reduce, centre = pca.components_.T, pca.mean_
@@ -96,8 +96,8 @@ def fit_discriminant(
     components = min(len(identities) - 1, reduced.shape[1], lda.scalings_.shape[1])
     if components == 0:
         raise ValueError(
-            f"The {reduced.shape[1]} features left after PCA do not differ between the "
-            f"{len(identities)} identities, so no discriminant direction exists; keep more "
+            f"The features left after PCA ({reduced.shape[1]} dimensions) do not differ between "
+            f"the {len(identities)} identities, so no discriminant direction exists. Keep more "
             f"principal components or pass principal_components=None."
         )
     scalings = lda.scalings_[:, :components]

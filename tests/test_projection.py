@@ -43,7 +43,7 @@ def test_projection_matches_scikit_learn():
     np.testing.assert_allclose(embeddings @ kernel + bias, expected, rtol=1e-4, atol=1e-4)
 
 
-def test_full_rank_pca_leaves_projected_distances_unchanged():
+def test_full_rank_pca_keeps_distances():
     # PCA keeping every dimension only rotates and centres the data, which LDA undoes.
     rng = np.random.default_rng(0)
     embeddings = rng.normal(size=(60, 5))
@@ -71,12 +71,12 @@ def test_pca_matches_scikit_learn_pipeline():
 
 
 @pytest.mark.filterwarnings("ignore:invalid value encountered in divide:RuntimeWarning")
-def test_pca_dropping_the_separating_axis_is_an_error():
+def test_pca_without_separating_axis_raises():
     # The identities differ along x, but y has the larger variance, so one principal
     # component keeps y only, where both identities have mean 0: nothing is left to separate.
     embeddings, labels = two_clusters()
 
-    with pytest.raises(ValueError, match="1 features left after PCA do not differ between the 2 identities"):
+    with pytest.raises(ValueError, match=r"features left after PCA \(1 dimensions\) do not differ between the 2 identities"):
         fit_discriminant(embeddings, labels, principal_components=1)
 
 
@@ -128,9 +128,9 @@ def test_projection_skipped_for_few_identities():
     assert result.output_shape[-1] == 8
 
 
-def test_projection_reads_the_convolution_features_by_default():
-    # A 2-d embedding can give at most 2 LDA components; the 96 convolution features give
-    # identities - 1 = 5. The old projection of the embedding fails this length check.
+def test_projection_reads_convolution_features():
+    # A 2-d embedding gives at most 2 LDA components, and the 96 convolution features give
+    # identities - 1 = 5. A projection of the embedding fails this length check.
     network = build_embedding_network(input_shape=(16, 12, 1), widths=(4, 8), embedding_dim=2, seed=0)
     dataset = tiny_dataset(identities=6)
 
@@ -145,7 +145,7 @@ def test_projection_reads_the_convolution_features_by_default():
     assert "projection" not in [layer.name for layer in from_features.layers]
 
 
-def test_projection_names_a_missing_feature_layer():
+def test_missing_feature_layer_is_named():
     network = build_embedding_network(input_shape=(16, 12, 1), widths=(4, 8), embedding_dim=8, seed=0)
 
     with pytest.raises(ValueError, match="no layer named 'pool9' to project; its layers are image, standardize"):
