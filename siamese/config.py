@@ -57,8 +57,8 @@ class TrainConfig:
         optimizer: optimizer name (see ``OPTIMIZERS``).
         learning_rate: initial learning rate; ``None`` uses the optimizer's default.
         margin: contrastive-loss margin.
-        embedding_dim: length of the embedding layer that the losses train; with
-            ``discriminant_projection`` the saved model's embeddings have the projection's length.
+        embedding_dim: length of the embedding layer that the losses train. With
+            ``discriminant_projection``, the saved model's embeddings have the projection's length.
         widths: filters of each convolution block.
         dropout: dropout rate before the embedding layer.
         convs_per_block: 3×3 convolutions per block.

@@ -69,8 +69,8 @@ def add_training_options(parser: argparse.ArgumentParser, *, single_optimizer: b
     group.add_argument("--margin", type=positive_float, default=defaults.margin, help="contrastive-loss margin (default: %(default)s)")
     group.add_argument(
         "--embedding-dim", type=positive_int, default=defaults.embedding_dim,
-        help="length of the embedding that training shapes; the discriminant projection then sets "
-        "the saved model's length (default: %(default)s)",
+        help="length of the embedding that the losses train (default: %(default)s). Unless "
+        "--no-projection is given, the discriminant projection sets the saved model's length",
     )
     group.add_argument(
         "--identities-per-batch", type=positive_int, default=defaults.identities_per_batch,
