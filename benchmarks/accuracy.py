@@ -26,8 +26,17 @@ from tqdm import tqdm
 
 from benchmarks.baselines import BASELINES, DlibResNet, Selection
 from benchmarks.protocols import FOLD_SEED, N_FOLDS, PROTOCOLS, protocol_splits
-from benchmarks.report import format_number, markdown_table, run_benchmark, run_header, write_atomic, write_json
-from siamese.data import DEFAULT_IMAGE_SIZE, FaceDataset, load_att_faces, resolve_att_dir
+from benchmarks.report import (
+    configure_logging,
+    format_number,
+    markdown_table,
+    report_missing_att_dir,
+    run_benchmark,
+    run_header,
+    write_atomic,
+    write_json,
+)
+from siamese.data import DEFAULT_IMAGE_SIZE, FaceDataset, load_att_faces
 
 logger = logging.getLogger("benchmarks.accuracy")
 
@@ -380,17 +389,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        datefmt="%H:%M:%S",
-    )
-    if not resolve_att_dir(args.data).is_dir():
-        print(
-            f"benchmarks.accuracy: error: AT&T folder not found: {resolve_att_dir(args.data)}. "
-            f"Pass --data DIR or set SIAMESE_ATT_DIR.",
-            file=sys.stderr,
-        )
+    configure_logging(args.verbose)
+    if report_missing_att_dir("benchmarks.accuracy", args.data):
         return 2
 
     return run_benchmark("benchmarks.accuracy", run, args, logger)

@@ -83,6 +83,26 @@ def format_number(value, digits: int = 4) -> str:
     return f"{value:.{digits}f}"
 
 
+def configure_logging(verbose: bool) -> None:
+    """Send log lines with time, level and logger name to stderr, at DEBUG when ``verbose`` else INFO."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+
+
+def report_missing_att_dir(name: str, data: str | None) -> bool:
+    """Print ``NAME: error: AT&T folder not found …`` to stderr and return True when the folder is missing."""
+    from siamese.data import resolve_att_dir
+
+    folder = resolve_att_dir(data)
+    if folder.is_dir():
+        return False
+    print(f"{name}: error: AT&T folder not found: {folder}. Pass --data DIR or set SIAMESE_ATT_DIR.", file=sys.stderr)
+    return True
+
+
 def run_benchmark(name: str, run: Callable, args, logger: logging.Logger) -> int:
     """Call ``run(args)`` with log lines routed around progress bars, and return an exit status.
 

@@ -24,7 +24,16 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
-from benchmarks.report import format_number, markdown_table, run_benchmark, run_header, write_atomic, write_json
+from benchmarks.report import (
+    configure_logging,
+    format_number,
+    markdown_table,
+    report_missing_att_dir,
+    run_benchmark,
+    run_header,
+    write_atomic,
+    write_json,
+)
 from siamese.data import load_att_faces, resolve_att_dir
 
 logger = logging.getLogger("benchmarks.speed")
@@ -521,18 +530,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        datefmt="%H:%M:%S",
-    )
+    configure_logging(args.verbose)
     needs_data = {"training", "embedding", "identify"} & set(args.sections)
-    if needs_data and not resolve_att_dir(args.data).is_dir():
-        print(
-            f"benchmarks.speed: error: AT&T folder not found: {resolve_att_dir(args.data)}. "
-            f"Pass --data DIR or set SIAMESE_ATT_DIR.",
-            file=sys.stderr,
-        )
+    if needs_data and report_missing_att_dir("benchmarks.speed", args.data):
         return 2
 
     return run_benchmark("benchmarks.speed", run, args, logger)

@@ -41,6 +41,18 @@ def distance_matrix(first: np.ndarray, second: np.ndarray) -> np.ndarray:
     return np.sqrt(np.maximum(squared, 0.0))
 
 
+def _identity_members(labels: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Return the sorted identities and the image indices of each, checking one-shot needs."""
+    identities = np.unique(labels)
+    members = [np.flatnonzero(labels == identity) for identity in identities]
+    if len(identities) < 2 or min(len(indices) for indices in members) < 2:
+        raise ValueError(
+            "One-shot evaluation needs at least two identities with two images each; received "
+            f"{len(identities)} identities with {min((len(m) for m in members), default=0)} images at least."
+        )
+    return identities, members
+
+
 def one_shot_accuracy(
     embeddings: np.ndarray,
     labels: np.ndarray,
@@ -59,10 +71,7 @@ def one_shot_accuracy(
         n_draws: number of random galleries averaged. Defaults to 200.
     """
     labels = np.asarray(labels)
-    identities = np.unique(labels)
-    members = [np.flatnonzero(labels == identity) for identity in identities]
-    if len(identities) < 2 or min(len(indices) for indices in members) < 2:
-        raise ValueError("One-shot evaluation needs at least two identities with two images each.")
+    identities, members = _identity_members(labels)
 
     distances = distance_matrix(embeddings, embeddings)
     scores = []
@@ -72,6 +81,58 @@ def one_shot_accuracy(
         nearest = np.argmin(distances[np.ix_(queries, gallery)], axis=1)
         scores.append(np.mean(identities[nearest] == labels[queries]))
     return float(np.mean(scores))
+
+
+def one_shot_success(distances: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Exact chance that each query is identified, for each gallery image of its own identity.
+
+    In the one-shot protocol of :func:`one_shot_accuracy`, every other identity contributes
+    one gallery image drawn uniformly from its images. For a query ``q`` and a gallery image
+    ``g`` of the same identity, ``q`` is identified when it is nearer to ``g`` than to all the
+    other gallery images, so the chance is the product over the other identities of the
+    fraction of their images that lie farther from ``q`` than ``g`` does. Ties count as errors.
+
+    Args:
+        distances: float ``(n, n)`` distances between the test images.
+        labels: int ``(n,)``; every identity needs at least two images.
+
+    Returns:
+        float64 ``(n, n)`` array ``success[g, q]``, NaN where ``g`` and ``q`` belong to
+        different identities or ``g == q``.
+    """
+    labels = np.asarray(labels)
+    _, members = _identity_members(labels)
+
+    success = np.full(distances.shape, np.nan)
+    for position, own in enumerate(members):
+        others = [indices for other, indices in enumerate(members) if other != position]
+        for query in own:
+            gallery = own[own != query]
+            own_distances = distances[query, gallery][:, None]
+            chance = np.ones(len(gallery))
+            for indices in others:
+                chance *= np.mean(distances[query, indices][None, :] > own_distances, axis=1)
+            success[gallery, query] = chance
+    return success
+
+
+def expected_one_shot_accuracy(distances: np.ndarray, labels: np.ndarray) -> float:
+    """The value :func:`one_shot_accuracy` tends to as its number of draws grows, computed exactly.
+
+    Each query's chance from :func:`one_shot_success` is weighted by the chance ``1 / m`` that a
+    given image of its identity (of ``m`` images) is the gallery image, and the sum is divided by
+    the number of queries per draw (images minus identities).
+
+    Args:
+        distances: float ``(n, n)`` distances between the test images.
+        labels: int ``(n,)``; every identity needs at least two images.
+    """
+    labels = np.asarray(labels)
+    success = one_shot_success(distances, labels)
+
+    _, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
+    weighted = np.nansum(success, axis=0) / counts[inverse]
+    return float(np.sum(weighted) / (len(labels) - len(counts)))
 
 
 def equal_error_rate(pair_labels: np.ndarray, distances: np.ndarray) -> tuple[float, float]:

@@ -290,3 +290,72 @@ def test_speed_quick_end_to_end(att_dir, sample_photos_dir, tmp_path):
     assert results["identify"]["identify"]["median_ms"] > 0
     assert [row["embeddings"] for row in results["gallery"]["sizes"]] == [1_000, 10_000, 100_000]
     assert "## Gallery search" in (tmp_path / "results.md").read_text()
+
+
+def test_subject_errors_by_hand():
+    # Subject a sits at 0, 0.1 and 8 on a line, subject b at 10, 10.1 and 10.2. Image 8 is
+    # nearer to every image of b (about 2) than to a's other images (about 8), so as a query it
+    # fails with either gallery image. As the gallery image it still identifies 0 and 0.1,
+    # because b's images lie about 10 away from them.
+    from benchmarks.errors import subject_errors
+    from siamese.evaluation import distance_matrix
+
+    points = np.array([[0.0], [0.1], [8.0], [10.0], [10.1], [10.2]])
+    labels = np.array([0, 0, 0, 1, 1, 1])
+    names = ("a", "b")
+    paths = tuple(Path(f"{names[label]}/{index}.pgm") for index, label in enumerate(labels))
+    test_set = FaceDataset(np.zeros((6, 4, 4, 1), np.float32), labels, names, paths)
+
+    a, b = subject_errors(distance_matrix(points, points), test_set)
+
+    assert a["subject"] == "a"
+    assert b["subject"] == "b"
+    assert a["success"] == [[None, 1.0, 0.0], [1.0, None, 0.0], [1.0, 1.0, None]]
+    assert a["error"] == pytest.approx(2 / 6)
+    assert b["error"] == pytest.approx(0.0)
+    assert a["own_distance"] == pytest.approx((0.1 + 8.0 + 7.9) / 3)
+    assert a["other_distance"] == pytest.approx(10.0)
+    assert a["files"] == ["0.pgm", "1.pgm", "2.pgm"]
+
+
+def test_errors_rejects_unknown_fold(capsys):
+    from benchmarks.errors import main
+
+    with pytest.raises(SystemExit) as raised:
+        main(["--out", "unused", "--folds", "1", "7"])
+    assert raised.value.code == 2
+    assert "received 7" in capsys.readouterr().err
+
+
+def test_errors_missing_att_folder(tmp_path, capsys):
+    from benchmarks.errors import main
+
+    missing = tmp_path / "no_faces"
+    assert main(["--out", str(tmp_path / "out"), "--data", str(missing)]) == 2
+    assert f"benchmarks.errors: error: AT&T folder not found: {missing}" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_errors_quick_end_to_end(att_dir, tmp_path):
+    command = [sys.executable, "-m", "benchmarks.errors", "--out", str(tmp_path), "--quick", "--folds", "1"]
+    environment = {**os.environ, "SIAMESE_ATT_DIR": str(att_dir)}
+    completed = subprocess.run(command, cwd=REPOSITORY, env=environment, capture_output=True, text=True, timeout=600)
+
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    (record,) = json.loads((tmp_path / "results.json").read_text())["folds"]
+    assert record["fold"] == 1
+    assert sorted(subject["subject"] for subject in record["subjects"]) == sorted(protocol_splits(ATT_NAMES, "cv")[1][1])
+    for subject in record["subjects"]:
+        assert len(subject["success"]) == 10
+        assert [row[index] for index, row in enumerate(subject["success"])] == [None] * 10
+    errors = [subject["error"] for subject in record["subjects"]]
+    assert errors == sorted(errors, reverse=True)
+    # Every subject has 10 images, so the accuracy is the mean of the subjects' successes.
+    assert record["one_shot_accuracy"] == pytest.approx(1.0 - np.mean(errors))
+    assert (tmp_path / "fold1_worst.png").stat().st_size > 0
+    assert (tmp_path / "fold1.keras").is_file()
+    assert "## cv fold 1" in (tmp_path / "results.md").read_text()
+
+    again = subprocess.run(command, cwd=REPOSITORY, env=environment, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "Resuming: 1 finished folds" in again.stderr

@@ -9,7 +9,9 @@ from siamese.evaluation import (
     distance_matrix,
     equal_error_rate,
     evaluate_embeddings,
+    expected_one_shot_accuracy,
     one_shot_accuracy,
+    one_shot_success,
 )
 
 
@@ -79,3 +81,35 @@ def test_evaluate_embeddings_keys():
     assert result.metrics["roc_auc"] == pytest.approx(1.0)
     assert result.metrics["eer"] == pytest.approx(0.0)
     assert len(result.distances) == 9 * 8 // 2
+
+
+def test_one_shot_success_by_hand():
+    # The points of test_one_shot_counts_confusions. Query 1 with gallery 0 (distance 0.1):
+    # identity 1's image 2 lies farther (9.9), image 3 nearer (0.05), so half the galleries
+    # identify it. Query 3 with gallery 2 (9.95) loses to both images of identity 0.
+    labels = np.array([0, 0, 1, 1])
+    distances = distance_matrix(*[np.array([[0.0], [0.1], [10.0], [0.05]])] * 2)
+    success = one_shot_success(distances, labels)
+
+    assert success[0, 1] == pytest.approx(0.5)
+    assert success[1, 0] == pytest.approx(0.5)
+    assert success[2, 3] == pytest.approx(0.0)
+    assert success[3, 2] == pytest.approx(0.5)
+    assert np.isnan(success[0, 0]) and np.isnan(success[0, 2])
+    assert expected_one_shot_accuracy(distances, labels) == pytest.approx(0.375)
+
+
+@pytest.mark.parametrize("sizes", [(4, 4, 4), (2, 5, 3)])
+def test_expected_one_shot_matches_sampling(sizes):
+    labels = np.repeat(np.arange(len(sizes)), sizes)
+    embeddings = np.random.default_rng(2).normal(size=(len(labels), 2)) + labels[:, None] * 0.8
+    exact = expected_one_shot_accuracy(distance_matrix(embeddings, embeddings), labels)
+    sampled = one_shot_accuracy(embeddings, labels, np.random.default_rng(3), n_draws=20000)
+
+    assert 0.2 < exact < 0.95
+    assert exact == pytest.approx(sampled, abs=0.01)
+
+
+def test_one_shot_success_needs_two_images():
+    with pytest.raises(ValueError, match="two identities with two images"):
+        one_shot_success(np.zeros((3, 3)), np.array([0, 0, 1]))

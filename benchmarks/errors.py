@@ -1,0 +1,244 @@
+"""Error analysis of the network's one-shot identification, per test subject and per image.
+
+``python -m benchmarks.errors --out DIR`` trains the network with ``TrainConfig()`` on each
+requested cross-validation fold (or the standard split), exactly as ``benchmarks.accuracy``
+does, and writes for every test subject:
+
+- its one-shot error rate as a query, computed exactly rather than by sampling galleries
+  (``siamese.evaluation.one_shot_success``);
+- the chance that each of its images is identified with each other image of it as the
+  gallery image (a 10 × 10 matrix on AT&T), which shows whether a few images or whole
+  groups of images fail;
+- the mean distance between its own images and the median distance to other subjects' images.
+
+Outputs in ``DIR``: ``results.json``, ``results.md``, a heat map per fold of the subject
+with the most errors (``fold{N}_worst.png``) and the trained models (``fold{N}.keras``).
+Finished folds are kept in ``DIR/progress.json`` and skipped when the run is started again
+with the same settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.accuracy import Progress, train_config
+from benchmarks.protocols import N_FOLDS, protocol_splits
+from benchmarks.report import (
+    configure_logging,
+    format_number,
+    markdown_table,
+    report_missing_att_dir,
+    run_benchmark,
+    run_header,
+    write_atomic,
+    write_json,
+)
+from siamese.data import FaceDataset, load_att_faces
+
+logger = logging.getLogger("benchmarks.errors")
+
+#: Subjects whose error rate reaches this value get their matrix printed in ``results.md``.
+REPORT_ERROR = 0.05
+
+
+def subject_errors(distances: np.ndarray, test_set: FaceDataset) -> list[dict]:
+    """Per-subject one-shot error analysis of one fold, worst subject first.
+
+    Args:
+        distances: float ``(n, n)`` distances between the embeddings of ``test_set``.
+        test_set: the fold's test images, labels ``0 … subjects - 1``.
+
+    Returns:
+        One dict per subject with these keys:
+
+        - ``subject``: its name.
+        - ``error``: the chance that one of its queries is misidentified, averaged over all
+          gallery choices.
+        - ``files``: its image file names.
+        - ``success``: ``success[g][q]`` is the chance that image ``q`` is identified when
+          image ``g`` is the subject's gallery image, and ``None`` on the diagonal.
+        - ``own_distance``: the mean distance between its images.
+        - ``other_distance``: the median distance from its images to the other subjects' images.
+    """
+    from siamese.evaluation import one_shot_success
+
+    success = one_shot_success(distances, test_set.labels)
+    subjects = []
+    for label, name in enumerate(test_set.names):
+        own = np.flatnonzero(test_set.labels == label)
+        block = success[np.ix_(own, own)]
+        pairs = ~np.eye(len(own), dtype=bool)
+
+        subjects.append({
+            "subject": name,
+            "error": float(1.0 - block[pairs].mean()),
+            "files": [Path(test_set.paths[index]).name for index in own],
+            "success": [[None if np.isnan(value) else round(float(value), 4) for value in row] for row in block],
+            "own_distance": float(distances[np.ix_(own, own)][pairs].mean()),
+            "other_distance": float(np.median(distances[np.ix_(own, np.flatnonzero(test_set.labels != label))])),
+        })
+    return sorted(subjects, key=lambda subject: -subject["error"])
+
+
+def analyse_fold(dataset: FaceDataset, train_names, test_names, config, model_path: Path) -> dict:
+    """Train on ``train_names``, save the model to ``model_path`` and analyse ``test_names``."""
+    from siamese.evaluation import distance_matrix, embed, expected_one_shot_accuracy
+    from siamese.training import train
+
+    test_set = dataset.subset(test_names)
+    result = train(dataset.subset(train_names), config, verbose=0)
+    result.embedding_network.save(model_path)
+
+    embeddings = embed(result.embedding_network, test_set.images)
+    distances = distance_matrix(embeddings, embeddings)
+    return {
+        "test_subjects": list(test_names),
+        "one_shot_accuracy": expected_one_shot_accuracy(distances, test_set.labels),
+        "train_seconds": result.train_seconds,
+        "model": model_path.name,
+        "subjects": subject_errors(distances, test_set),
+    }
+
+
+def plot_worst(record: dict, dataset: FaceDataset, path: Path) -> None:
+    """Save the worst subject's images above the heat map of its success matrix."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    worst = record["subjects"][0]
+    label = dataset.names.index(worst["subject"])
+    images = dataset.images[dataset.labels == label][..., 0]
+    matrix = np.array([[np.nan if value is None else value for value in row] for row in worst["success"]])
+    count = len(images)
+
+    figure = plt.figure(figsize=(0.75 * count + 1.5, 0.75 * count + 2.5))
+    grid = figure.add_gridspec(2, count, height_ratios=[1, count])
+    for column, image in enumerate(images):
+        axis = figure.add_subplot(grid[0, column])
+        axis.imshow(image, cmap="gray", vmin=0, vmax=1)
+        axis.set_title(worst["files"][column], fontsize=7)
+        axis.axis("off")
+
+    axis = figure.add_subplot(grid[1, :])
+    heat_map = axis.imshow(matrix, cmap="viridis", vmin=0, vmax=1)
+    axis.set_xticks(range(count), worst["files"], rotation=90, fontsize=7)
+    axis.set_yticks(range(count), worst["files"], fontsize=7)
+    axis.set_xlabel("query image")
+    axis.set_ylabel("gallery image of the same subject")
+    axis.set_title(f"{worst['subject']}: chance the query is identified (error {worst['error']:.3f})", fontsize=9)
+    figure.colorbar(heat_map, ax=axis, fraction=0.04)
+    figure.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(figure)
+
+
+def results_markdown(records: list[dict], header: dict) -> str:
+    """Format the per-subject tables, and the matrices of subjects with many errors."""
+    lines = [
+        "# Where the one-shot errors come from",
+        "",
+        f"- date: {header['date']}",
+        f"- command: `{header['command']}`",
+        "",
+    ]
+    for record in records:
+        lines += [
+            f"## {record['protocol']} fold {record['fold']}",
+            "",
+            f"Exact one-shot accuracy {record['one_shot_accuracy']:.4f}, training {record['train_seconds']:.0f} s.",
+            "",
+        ]
+        rows = [
+            [subject["subject"], format_number(subject["error"], 3), format_number(subject["own_distance"], 3),
+             format_number(subject["other_distance"], 3)]
+            for subject in record["subjects"]
+        ]
+        lines.append(markdown_table(["subject", "error as query", "mean own distance", "median distance to others"], rows))
+        for subject in record["subjects"]:
+            if subject["error"] < REPORT_ERROR:
+                continue
+            lines += [f"{subject['subject']}: chance of identifying the query (column) from the gallery image (row).", ""]
+            matrix_rows = [
+                [subject["files"][row], *("–" if value is None else f"{value:.2f}" for value in values)]
+                for row, values in enumerate(subject["success"])
+            ]
+            lines.append(markdown_table(["gallery \\ query", *subject["files"]], matrix_rows))
+    return "\n".join(lines) + "\n"
+
+
+def run(args: argparse.Namespace) -> list[dict]:
+    """Analyse every requested fold and return the fold records."""
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    header = run_header("benchmarks.errors", args.argv)
+    config = train_config(args.quick, args.seed)
+    dataset = load_att_faces(args.data, image_size=tuple(config.image_size))
+
+    splits = protocol_splits(dataset.names, args.protocol)
+    folds = [0] if args.protocol == "standard" else args.folds
+    signature = {"quick": args.quick, "seed": args.seed, "train_config": json.loads(json.dumps(config.to_dict()))}
+    progress = Progress(out / "progress.json", signature)
+
+    records = []
+    for fold in folds:
+        record = progress.get(args.protocol, "siamese", fold)
+        if record is None:
+            logger.info("Training on %s fold %d", args.protocol, fold)
+            train_names, test_names = splits[fold]
+            record = {"protocol": args.protocol, "fold": fold,
+                      **analyse_fold(dataset, train_names, test_names, config, out / f"fold{fold}.keras")}
+            plot_worst(record, dataset, out / f"fold{fold}_worst.png")
+            progress.put(args.protocol, "siamese", fold, record)
+
+        worst = record["subjects"][0]
+        logger.info(
+            "%s fold %d: one-shot %.4f; most errors: %s (%.3f)",
+            args.protocol, fold, record["one_shot_accuracy"], worst["subject"], worst["error"],
+        )
+        records.append(record)
+        write_json(out / "results.json", {"header": header, "folds": records})
+        write_atomic(out / "results.md", results_markdown(records, header))
+    return records
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.errors",
+        description="Train the network on cross-validation folds and show which test subjects and images it misidentifies.",
+    )
+    parser.add_argument("--out", required=True, help="folder for results.json, results.md, heat maps and models")
+    parser.add_argument("--data", default=None, help="AT&T folder (default: $SIAMESE_ATT_DIR, then data/att_faces)")
+    parser.add_argument("--protocol", default="cv", choices=("cv", "standard"),
+                        help="cv: the five folds of benchmarks.accuracy; standard: s1–s35 against s36–s40 (default: cv)")
+    parser.add_argument("--folds", nargs="+", type=int, default=list(range(N_FOLDS)), metavar="FOLD",
+                        help=f"CV folds to analyse, 0–{N_FOLDS - 1} (default: all)")
+    parser.add_argument("--seed", type=int, default=0, help="training seed (default: 0)")
+    parser.add_argument("--quick", action="store_true", help="a tiny training config, for CI")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debugging details")
+    args = parser.parse_args(argv)
+    args.argv = argv
+
+    wrong = [fold for fold in args.folds if not 0 <= fold < N_FOLDS]
+    if wrong:
+        parser.error(f"--folds takes fold numbers from 0 to {N_FOLDS - 1}; received {' '.join(map(str, wrong))}.")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    configure_logging(args.verbose)
+    if report_missing_att_dir("benchmarks.errors", args.data):
+        return 2
+
+    return run_benchmark("benchmarks.errors", run, args, logger)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
