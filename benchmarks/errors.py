@@ -5,7 +5,7 @@ requested cross-validation fold (or the standard split), exactly as ``benchmarks
 does, and writes for every test subject:
 
 - its one-shot error rate as a query, computed exactly rather than by sampling galleries
-  (``siamese.evaluation.one_shot_success``);
+  (``siamese.error_analysis.subject_errors``);
 - the chance that each of its images is identified with each other image of it as the
   gallery image (a 10 × 10 matrix on AT&T), which shows whether a few images or whole
   groups of images fail;
@@ -47,47 +47,9 @@ logger = logging.getLogger("benchmarks.errors")
 REPORT_ERROR = 0.05
 
 
-def subject_errors(distances: np.ndarray, test_set: FaceDataset) -> list[dict]:
-    """Per-subject one-shot error analysis of one fold, worst subject first.
-
-    Args:
-        distances: float ``(n, n)`` distances between the embeddings of ``test_set``.
-        test_set: the fold's test images, labels ``0 … subjects - 1``.
-
-    Returns:
-        One dict per subject with these keys:
-
-        - ``subject``: its name.
-        - ``error``: the chance that one of its queries is misidentified, averaged over all
-          gallery choices.
-        - ``files``: its image file names.
-        - ``success``: ``success[g][q]`` is the chance that image ``q`` is identified when
-          image ``g`` is the subject's gallery image, and ``None`` on the diagonal.
-        - ``own_distance``: the mean distance between its images.
-        - ``other_distance``: the median distance from its images to the other subjects' images.
-    """
-    from siamese.evaluation import one_shot_success
-
-    success = one_shot_success(distances, test_set.labels)
-    subjects = []
-    for label, name in enumerate(test_set.names):
-        own = np.flatnonzero(test_set.labels == label)
-        block = success[np.ix_(own, own)]
-        pairs = ~np.eye(len(own), dtype=bool)
-
-        subjects.append({
-            "subject": name,
-            "error": float(1.0 - block[pairs].mean()),
-            "files": [Path(test_set.paths[index]).name for index in own],
-            "success": [[None if np.isnan(value) else round(float(value), 4) for value in row] for row in block],
-            "own_distance": float(distances[np.ix_(own, own)][pairs].mean()),
-            "other_distance": float(np.median(distances[np.ix_(own, np.flatnonzero(test_set.labels != label))])),
-        })
-    return sorted(subjects, key=lambda subject: -subject["error"])
-
-
 def analyse_fold(dataset: FaceDataset, train_names, test_names, config, model_path: Path) -> dict:
     """Train on ``train_names``, save the model to ``model_path`` and analyse ``test_names``."""
+    from siamese.error_analysis import subject_errors
     from siamese.evaluation import distance_matrix, embed, expected_one_shot_accuracy
     from siamese.training import train
 
@@ -108,35 +70,11 @@ def analyse_fold(dataset: FaceDataset, train_names, test_names, config, model_pa
 
 def plot_worst(record: dict, dataset: FaceDataset, path: Path) -> None:
     """Save the worst subject's images above the heat map of its success matrix."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from siamese import plots
 
     worst = record["subjects"][0]
-    label = dataset.names.index(worst["subject"])
-    images = dataset.images[dataset.labels == label][..., 0]
-    matrix = np.array([[np.nan if value is None else value for value in row] for row in worst["success"]])
-    count = len(images)
-
-    figure = plt.figure(figsize=(0.75 * count + 1.5, 0.75 * count + 2.5))
-    grid = figure.add_gridspec(2, count, height_ratios=[1, count])
-    for column, image in enumerate(images):
-        axis = figure.add_subplot(grid[0, column])
-        axis.imshow(image, cmap="gray", vmin=0, vmax=1)
-        axis.set_title(worst["files"][column], fontsize=7)
-        axis.axis("off")
-
-    axis = figure.add_subplot(grid[1, :])
-    heat_map = axis.imshow(matrix, cmap="viridis", vmin=0, vmax=1)
-    axis.set_xticks(range(count), worst["files"], rotation=90, fontsize=7)
-    axis.set_yticks(range(count), worst["files"], fontsize=7)
-    axis.set_xlabel("query image")
-    axis.set_ylabel("gallery image of the same subject")
-    axis.set_title(f"{worst['subject']}: chance the query is identified (error {worst['error']:.3f})", fontsize=9)
-    figure.colorbar(heat_map, ax=axis, fraction=0.04)
-    figure.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(figure)
+    images = dataset.images[dataset.labels == dataset.names.index(worst["subject"])]
+    plots.save_figure(plots.plot_success_matrix(images, worst), path, dpi=110)
 
 
 def results_markdown(records: list[dict], header: dict) -> str:

@@ -1,4 +1,4 @@
-"""Figures of one training run: curves, ROC, distance histogram and example pairs."""
+"""Figures of one training run: curves, ROC, distance histogram, example pairs and per-subject errors."""
 
 from __future__ import annotations
 
@@ -106,4 +106,34 @@ def plot_pair_grid(
         )
     figure.suptitle(f"Test pairs (green: correct at threshold {threshold:.2f}, red: wrong)")
     figure.tight_layout()
+    return figure
+
+
+def plot_success_matrix(images: np.ndarray, subject: dict) -> plt.Figure:
+    """Plot one subject's images above the heat map of its one-shot success matrix.
+
+    Args:
+        images: float ``(m, height, width, 1)`` images of the subject in [0, 1], in the order of
+            ``subject["files"]``.
+        subject: one entry of :func:`siamese.error_analysis.subject_errors`.
+    """
+    matrix = np.array([[np.nan if value is None else value for value in row] for row in subject["success"]])
+    count = len(images)
+    figure = plt.figure(figsize=(0.75 * count + 1.5, 0.75 * count + 2.5))
+    grid = figure.add_gridspec(2, count, height_ratios=[1, count])
+
+    for column, image in enumerate(images):
+        axis = figure.add_subplot(grid[0, column])
+        axis.imshow(image[:, :, 0], cmap="gray", vmin=0, vmax=1)
+        axis.set_title(subject["files"][column], fontsize=7)
+        axis.axis("off")
+
+    axis = figure.add_subplot(grid[1, :])
+    heat_map = axis.imshow(matrix, cmap="viridis", vmin=0, vmax=1)
+    axis.set_xticks(range(count), subject["files"], rotation=90, fontsize=7)
+    axis.set_yticks(range(count), subject["files"], fontsize=7)
+    axis.set_xlabel("query image")
+    axis.set_ylabel("gallery image of the same subject")
+    axis.set_title(f"{subject['subject']}: chance the query is identified (error {subject['error']:.3f})", fontsize=9)
+    figure.colorbar(heat_map, ax=axis, fraction=0.04)
     return figure

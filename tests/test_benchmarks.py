@@ -292,32 +292,6 @@ def test_speed_quick_end_to_end(att_dir, sample_photos_dir, tmp_path):
     assert "## Gallery search" in (tmp_path / "results.md").read_text()
 
 
-def test_subject_errors_by_hand():
-    # Subject a sits at 0, 0.1 and 8 on a line, subject b at 10, 10.1 and 10.2. Image 8 is
-    # nearer to every image of b (about 2) than to a's other images (about 8), so as a query it
-    # fails with either gallery image. As the gallery image it still identifies 0 and 0.1,
-    # because b's images lie about 10 away from them.
-    from benchmarks.errors import subject_errors
-    from siamese.evaluation import distance_matrix
-
-    points = np.array([[0.0], [0.1], [8.0], [10.0], [10.1], [10.2]])
-    labels = np.array([0, 0, 0, 1, 1, 1])
-    names = ("a", "b")
-    paths = tuple(Path(f"{names[label]}/{index}.pgm") for index, label in enumerate(labels))
-    test_set = FaceDataset(np.zeros((6, 4, 4, 1), np.float32), labels, names, paths)
-
-    a, b = subject_errors(distance_matrix(points, points), test_set)
-
-    assert a["subject"] == "a"
-    assert b["subject"] == "b"
-    assert a["success"] == [[None, 1.0, 0.0], [1.0, None, 0.0], [1.0, 1.0, None]]
-    assert a["error"] == pytest.approx(2 / 6)
-    assert b["error"] == pytest.approx(0.0)
-    assert a["own_distance"] == pytest.approx((0.1 + 8.0 + 7.9) / 3)
-    assert a["other_distance"] == pytest.approx(10.0)
-    assert a["files"] == ["0.pgm", "1.pgm", "2.pgm"]
-
-
 def test_errors_rejects_unknown_fold(capsys):
     from benchmarks.errors import main
 
