@@ -27,6 +27,7 @@ from tqdm import tqdm
 from benchmarks.baselines import BASELINES, DlibResNet, Selection
 from benchmarks.protocols import FOLD_SEED, N_FOLDS, PROTOCOLS, protocol_splits
 from benchmarks.report import (
+    Progress,
     configure_logging,
     format_number,
     markdown_table,
@@ -166,37 +167,6 @@ def score_siamese(
         "settings": config.to_dict(),
         **extra,
     }
-
-
-class Progress:
-    """Finished fold records kept in ``progress.json``, so a restarted run skips them.
-
-    Records count only when the stored ``signature`` (the settings that change results)
-    matches the current run; otherwise the file is started afresh.
-    """
-
-    def __init__(self, path: Path, signature: dict):
-        self.path = path
-        self.signature = signature
-        self.records: dict[str, dict] = {}
-        if path.is_file():
-            stored = json.loads(path.read_text(encoding="utf-8"))
-            if stored.get("signature") == signature:
-                self.records = stored.get("records", {})
-                logger.info("Resuming: %d finished folds found in %s", len(self.records), path)
-            else:
-                logger.warning("Ignoring %s: it was written with other settings", path)
-
-    @staticmethod
-    def key(protocol: str, method: str, fold: int) -> str:
-        return f"{protocol}/{method}/{fold}"
-
-    def get(self, protocol: str, method: str, fold: int) -> dict | None:
-        return self.records.get(self.key(protocol, method, fold))
-
-    def put(self, protocol: str, method: str, fold: int, record: dict) -> None:
-        self.records[self.key(protocol, method, fold)] = record
-        write_json(self.path, {"signature": self.signature, "records": self.records})
 
 
 def run(args: argparse.Namespace) -> list[dict]:

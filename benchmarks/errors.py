@@ -27,9 +27,10 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.accuracy import Progress, train_config
+from benchmarks.accuracy import train_config
 from benchmarks.protocols import N_FOLDS, protocol_splits
 from benchmarks.report import (
+    Progress,
     configure_logging,
     format_number,
     markdown_table,
@@ -84,6 +85,7 @@ def results_markdown(records: list[dict], header: dict) -> str:
         "",
         f"- date: {header['date']}",
         f"- command: `{header['command']}`",
+        f"- matrices are shown for subjects whose error as a query is at least {REPORT_ERROR}",
         "",
     ]
     for record in records:
@@ -155,17 +157,23 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--data", default=None, help="AT&T folder (default: $SIAMESE_ATT_DIR, then data/att_faces)")
     parser.add_argument("--protocol", default="cv", choices=("cv", "standard"),
                         help="cv: the five folds of benchmarks.accuracy; standard: s1–s35 against s36–s40 (default: cv)")
-    parser.add_argument("--folds", nargs="+", type=int, default=list(range(N_FOLDS)), metavar="FOLD",
-                        help=f"CV folds to analyse, 0–{N_FOLDS - 1} (default: all)")
+    parser.add_argument("--folds", nargs="+", type=int, default=None, metavar="FOLD",
+                        help=f"CV folds to analyse, 0–{N_FOLDS - 1} (default: all); not with --protocol standard")
     parser.add_argument("--seed", type=int, default=0, help="training seed (default: 0)")
     parser.add_argument("--quick", action="store_true", help="a tiny training config, for CI")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debugging details")
     args = parser.parse_args(argv)
     args.argv = argv
 
+    if args.protocol == "standard" and args.folds is not None:
+        parser.error("--folds applies to --protocol cv only; the standard split has one fold. Drop --folds.")
+    if args.folds is None:
+        args.folds = list(range(N_FOLDS))
     wrong = [fold for fold in args.folds if not 0 <= fold < N_FOLDS]
     if wrong:
         parser.error(f"--folds takes fold numbers from 0 to {N_FOLDS - 1}; received {' '.join(map(str, wrong))}.")
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        parser.error(f"--out must be a folder; {args.out} is a file. Choose another path.")
     return args
 
 

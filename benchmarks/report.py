@@ -1,4 +1,4 @@
-"""Atomic writing of benchmark results as JSON and Markdown."""
+"""Parts shared by the benchmark scripts: atomic JSON and Markdown output, run headers, logging, error reporting and resumable progress."""
 
 from __future__ import annotations
 
@@ -12,6 +12,9 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
+
+
+logger = logging.getLogger("benchmarks.report")
 
 
 def write_atomic(path: str | os.PathLike, text: str) -> None:
@@ -106,8 +109,9 @@ def report_missing_att_dir(name: str, data: str | None) -> bool:
 def run_benchmark(name: str, run: Callable, args, logger: logging.Logger) -> int:
     """Call ``run(args)`` with log lines routed around progress bars, and return an exit status.
 
-    ``ValueError`` and ``FileNotFoundError`` print ``NAME: error: MESSAGE`` to stderr and
-    return 2. Otherwise the total time is logged and 0 is returned.
+    ``ValueError``, ``FileNotFoundError``, ``FileExistsError`` and ``NotADirectoryError`` (an
+    output folder that is a file) print ``NAME: error: MESSAGE`` to stderr and return 2.
+    Otherwise the total time is logged and 0 is returned.
     """
     from tqdm.contrib.logging import logging_redirect_tqdm
 
@@ -115,8 +119,39 @@ def run_benchmark(name: str, run: Callable, args, logger: logging.Logger) -> int
     try:
         with logging_redirect_tqdm():
             run(args)
-    except (ValueError, FileNotFoundError) as error:
+    except (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError) as error:
         print(f"{name}: error: {error}", file=sys.stderr)
         return 2
     logger.info("Finished in %.1f s; results in %s", time.perf_counter() - started, args.out)
     return 0
+
+
+class Progress:
+    """Finished fold records kept in ``progress.json``, so a restarted run skips them.
+
+    Records count only when the stored ``signature`` (the settings that change results)
+    matches the current run; otherwise the file is started afresh.
+    """
+
+    def __init__(self, path: Path, signature: dict):
+        self.path = path
+        self.signature = signature
+        self.records: dict[str, dict] = {}
+        if path.is_file():
+            stored = json.loads(path.read_text(encoding="utf-8"))
+            if stored.get("signature") == signature:
+                self.records = stored.get("records", {})
+                logger.info("Resuming: %d finished folds found in %s", len(self.records), path)
+            else:
+                logger.warning("Ignoring %s: it was written with other settings", path)
+
+    @staticmethod
+    def key(protocol: str, method: str, fold: int) -> str:
+        return f"{protocol}/{method}/{fold}"
+
+    def get(self, protocol: str, method: str, fold: int) -> dict | None:
+        return self.records.get(self.key(protocol, method, fold))
+
+    def put(self, protocol: str, method: str, fold: int, record: dict) -> None:
+        self.records[self.key(protocol, method, fold)] = record
+        write_json(self.path, {"signature": self.signature, "records": self.records})

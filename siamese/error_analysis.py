@@ -27,14 +27,26 @@ def subject_errors(distances: np.ndarray, test_set: FaceDataset) -> list[dict]:
         One dict per subject with these keys:
 
         - ``subject``: its name.
-        - ``error``: the chance that one of its queries is misidentified, averaged over all
-          gallery choices.
+        - ``error``: the chance that a randomly chosen query of the subject is misidentified,
+          averaged over all gallery choices.
         - ``files``: its image file names.
         - ``success``: ``success[g][q]`` is the chance that image ``q`` is identified when
           image ``g`` is the subject's gallery image, and ``None`` on the diagonal.
         - ``own_distance``: the mean distance between its images.
-        - ``other_distance``: the median distance from its images to the other subjects' images.
+        - ``other_distance``: the median distance from its images to the other subjects'
+          images. The median, because a few very different people would pull a mean up.
+
+    Raises:
+        ValueError: labels other than ``0 … len(test_set.names) - 1``, or the errors of
+            :func:`siamese.evaluation.one_shot_success`.
     """
+    present = set(np.unique(test_set.labels).tolist())
+    if present != set(range(len(test_set.names))):
+        raise ValueError(
+            f"Expected labels 0 to {len(test_set.names) - 1}, one per name; received labels "
+            f"{sorted(present)}. Take test sets from FaceDataset.subset, which relabels them."
+        )
+
     success = one_shot_success(distances, test_set.labels)
     subjects = []
     for label, name in enumerate(test_set.names):

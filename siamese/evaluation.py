@@ -46,9 +46,10 @@ def _identity_members(labels: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]
     identities = np.unique(labels)
     members = [np.flatnonzero(labels == identity) for identity in identities]
     if len(identities) < 2 or min(len(indices) for indices in members) < 2:
+        smallest = min((len(indices) for indices in members), default=0)
         raise ValueError(
             "One-shot evaluation needs at least two identities with two images each; received "
-            f"{len(identities)} identities with {min((len(m) for m in members), default=0)} images at least."
+            f"{len(identities)} identities, and the smallest has {smallest} images."
         )
     return identities, members
 
@@ -84,13 +85,15 @@ def one_shot_accuracy(
 
 
 def one_shot_success(distances: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """Exact chance that each query is identified, for each gallery image of its own identity.
+    """Compute the exact chance that each query is identified, per gallery image of its own identity.
 
     In the one-shot protocol of :func:`one_shot_accuracy`, every other identity contributes
-    one gallery image drawn uniformly from its images. For a query ``q`` and a gallery image
-    ``g`` of the same identity, ``q`` is identified when it is nearer to ``g`` than to all the
-    other gallery images, so the chance is the product over the other identities of the
-    fraction of their images that lie farther from ``q`` than ``g`` does. Ties count as errors.
+    one gallery image drawn uniformly from its images. A query ``q`` is identified from a
+    gallery image ``g`` of its identity when it is nearer to ``g`` than to all the other
+    gallery images. Because the other identities draw independently, the chance is the product
+    over them of the fraction of their images that lie farther from ``q`` than ``g`` does.
+    Ties count as errors, whereas :func:`one_shot_accuracy` breaks them in favour of the lower
+    identity, so the two agree only where no distances tie.
 
     Args:
         distances: float ``(n, n)`` distances between the test images.
@@ -99,8 +102,23 @@ def one_shot_success(distances: np.ndarray, labels: np.ndarray) -> np.ndarray:
     Returns:
         float64 ``(n, n)`` array ``success[g, q]``, NaN where ``g`` and ``q`` belong to
         different identities or ``g == q``.
+
+    Raises:
+        ValueError: ``distances`` is not ``(n, n)`` for ``n`` labels or contains NaN or infinite
+            values, or an identity has fewer than two images.
     """
     labels = np.asarray(labels)
+    distances = np.asarray(distances)
+    if distances.shape != (len(labels), len(labels)):
+        raise ValueError(
+            f"Expected a ({len(labels)}, {len(labels)}) distance matrix for {len(labels)} labels; "
+            f"received shape {distances.shape}."
+        )
+    if not np.all(np.isfinite(distances)):
+        raise ValueError(
+            f"Invalid distance matrix: it contains {np.count_nonzero(~np.isfinite(distances))} NaN or infinite "
+            "values; check the embeddings for NaN."
+        )
     _, members = _identity_members(labels)
 
     success = np.full(distances.shape, np.nan)
@@ -117,7 +135,7 @@ def one_shot_success(distances: np.ndarray, labels: np.ndarray) -> np.ndarray:
 
 
 def expected_one_shot_accuracy(distances: np.ndarray, labels: np.ndarray) -> float:
-    """The value :func:`one_shot_accuracy` tends to as its number of draws grows, computed exactly.
+    """Compute exactly the value that :func:`one_shot_accuracy` tends to as its draws grow (without ties).
 
     Each query's chance from :func:`one_shot_success` is weighted by the chance ``1 / m`` that a
     given image of its identity (of ``m`` images) is the gallery image, and the sum is divided by

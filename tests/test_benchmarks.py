@@ -301,6 +301,26 @@ def test_errors_rejects_unknown_fold(capsys):
     assert "received 7" in capsys.readouterr().err
 
 
+def test_errors_rejects_folds_with_standard(capsys):
+    from benchmarks.errors import main
+
+    with pytest.raises(SystemExit) as raised:
+        main(["--out", "unused", "--protocol", "standard", "--folds", "3"])
+    assert raised.value.code == 2
+    assert "--folds applies to --protocol cv only" in capsys.readouterr().err
+
+
+def test_errors_rejects_file_as_out(tmp_path, capsys):
+    from benchmarks.errors import main
+
+    existing = tmp_path / "results.txt"
+    existing.write_text("not a folder")
+    with pytest.raises(SystemExit) as raised:
+        main(["--out", str(existing)])
+    assert raised.value.code == 2
+    assert f"{existing} is a file" in capsys.readouterr().err
+
+
 def test_errors_missing_att_folder(tmp_path, capsys):
     from benchmarks.errors import main
 

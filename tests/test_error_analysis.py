@@ -39,6 +39,14 @@ def test_subject_errors_by_hand():
     assert a["files"] == ["0.pgm", "1.pgm", "2.pgm"]
 
 
+def test_subject_errors_rejects_unmapped_labels():
+    distances, test_set = line_subjects()
+    relabelled = FaceDataset(test_set.images, test_set.labels * 3 + 2, test_set.names, test_set.paths)
+
+    with pytest.raises(ValueError, match=r"Expected labels 0 to 1.*received labels \[2, 5\]"):
+        subject_errors(distances, relabelled)
+
+
 def test_success_matrix_plot_axes():
     distances, test_set = line_subjects()
     worst = subject_errors(distances, test_set)[0]

@@ -95,7 +95,8 @@ def test_one_shot_success_by_hand():
     assert success[1, 0] == pytest.approx(0.5)
     assert success[2, 3] == pytest.approx(0.0)
     assert success[3, 2] == pytest.approx(0.5)
-    assert np.isnan(success[0, 0]) and np.isnan(success[0, 2])
+    assert np.isnan(success[0, 0])
+    assert np.isnan(success[0, 2])
     assert expected_one_shot_accuracy(distances, labels) == pytest.approx(0.375)
 
 
@@ -113,3 +114,17 @@ def test_expected_one_shot_matches_sampling(sizes):
 def test_one_shot_success_needs_two_images():
     with pytest.raises(ValueError, match="two identities with two images"):
         one_shot_success(np.zeros((3, 3)), np.array([0, 0, 1]))
+
+
+def test_one_shot_success_rejects_wrong_shape():
+    with pytest.raises(ValueError, match=r"Expected a \(4, 4\) distance matrix"):
+        one_shot_success(np.zeros((3, 3)), np.array([0, 0, 1, 1]))
+
+
+def test_one_shot_success_rejects_nan():
+    points = np.array([[0.0], [0.1], [5.0], [5.1]])
+    distances = distance_matrix(points, points)
+    distances[0, 3] = distances[3, 0] = np.nan
+
+    with pytest.raises(ValueError, match="2 NaN or infinite"):
+        one_shot_success(distances, np.array([0, 0, 1, 1]))
