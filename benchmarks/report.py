@@ -1,4 +1,7 @@
-"""Parts shared by the benchmark scripts: atomic JSON and Markdown output, run headers, logging, error reporting and resumable progress."""
+"""Parts shared by the benchmark scripts.
+
+Atomic JSON and Markdown output, run headers, logging, error reporting and resumable progress.
+"""
 
 from __future__ import annotations
 
