@@ -122,12 +122,11 @@ def run(args: argparse.Namespace) -> list[dict]:
     dataset = load_att_faces(args.data, image_size=tuple(config.image_size))
 
     splits = protocol_splits(dataset.names, args.protocol)
-    folds = [0] if args.protocol == "standard" else args.folds
     signature = {"quick": args.quick, "seed": args.seed, "train_config": json.loads(json.dumps(config.to_dict()))}
     progress = Progress(out / "progress.json", signature)
 
     records = []
-    for fold in folds:
+    for fold in args.folds:
         record = progress.get(args.protocol, "siamese", fold)
         if record is None:
             logger.info("Training on %s fold %d", args.protocol, fold)
@@ -168,7 +167,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     if args.protocol == "standard" and args.folds is not None:
         parser.error("--folds applies to --protocol cv only; the standard split has one fold. Drop --folds.")
     if args.folds is None:
-        args.folds = list(range(N_FOLDS))
+        args.folds = [0] if args.protocol == "standard" else list(range(N_FOLDS))
     wrong = [fold for fold in args.folds if not 0 <= fold < N_FOLDS]
     if wrong:
         parser.error(f"--folds takes fold numbers from 0 to {N_FOLDS - 1}; received {' '.join(map(str, wrong))}.")

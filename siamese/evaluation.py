@@ -42,7 +42,11 @@ def distance_matrix(first: np.ndarray, second: np.ndarray) -> np.ndarray:
 
 
 def _identity_members(labels: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Return the sorted identities and the image indices of each, checking one-shot needs."""
+    """Return the sorted identities and each one's image indices.
+
+    Raises ValueError when one-shot evaluation is impossible: fewer than two identities, or an
+    identity with fewer than two images.
+    """
     identities = np.unique(labels)
     members = [np.flatnonzero(labels == identity) for identity in identities]
     if len(identities) < 2 or min(len(indices) for indices in members) < 2:
@@ -115,9 +119,10 @@ def one_shot_success(distances: np.ndarray, labels: np.ndarray) -> np.ndarray:
             f"received shape {distances.shape}."
         )
     if not np.all(np.isfinite(distances)):
+        invalid = np.count_nonzero(~np.isfinite(distances))
         raise ValueError(
-            f"Invalid distance matrix: it contains {np.count_nonzero(~np.isfinite(distances))} NaN or infinite "
-            "values; check the embeddings for NaN."
+            f"Invalid distance matrix: it contains {invalid} NaN or infinite values. Check the "
+            "embeddings for NaN."
         )
     _, members = _identity_members(labels)
 

@@ -321,6 +321,15 @@ def test_errors_rejects_file_as_out(tmp_path, capsys):
     assert f"{existing} is a file" in capsys.readouterr().err
 
 
+def test_accuracy_reports_file_as_out(att_dir, tmp_path, capsys):
+    from benchmarks.accuracy import main
+
+    existing = tmp_path / "results.txt"
+    existing.write_text("not a folder")
+    assert main(["--out", str(existing), "--methods", "raw_pixels", "--data", str(att_dir)]) == 2
+    assert "benchmarks.accuracy: error:" in capsys.readouterr().err
+
+
 def test_errors_missing_att_folder(tmp_path, capsys):
     from benchmarks.errors import main
 
