@@ -10,31 +10,24 @@ import logging
 import os
 import platform
 import sys
-import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
+
+from siamese.files import write_text
 
 
 logger = logging.getLogger("benchmarks.report")
 
 
 def write_atomic(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder and ``os.replace``.
+    """Write ``text`` (UTF-8) to ``path`` through a temporary file in the same folder.
 
-    A reader never sees a half-written file, and an interrupted write leaves the old file.
+    A reader never sees a half-written file, an interrupted write leaves the old file, and the
+    new file gets the usual permissions (0666 minus the umask), as ``siamese.files`` gives them.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle = tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False)
-    try:
-        with handle:
-            handle.write(text)
-        os.replace(handle.name, path)
-    except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
-        raise
+    write_text(path, text)
 
 
 def write_json(path: str | os.PathLike, value) -> None:

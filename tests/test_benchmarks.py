@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -178,6 +179,17 @@ def test_write_atomic_leaves_no_temp(tmp_path):
 
     assert target.read_text() == "second\n"
     assert [path.name for path in tmp_path.iterdir()] == ["results.md"]
+
+
+def test_write_atomic_mode_follows_umask(tmp_path):
+    target = tmp_path / "results.json"
+    previous = os.umask(0o022)
+    try:
+        write_atomic(target, "{}\n")
+    finally:
+        os.umask(previous)
+
+    assert stat.S_IMODE(target.stat().st_mode) == 0o644
 
 
 def test_accuracy_pairwise_needs_siamese(capsys):
