@@ -19,6 +19,11 @@ from sklearn.metrics import roc_auc_score, roc_curve
 from siamese.data import FaceDataset
 from siamese.pairs import all_pairs
 
+#: Share of different-person pairs of augmented training images that fall below
+#: ``identify_threshold``. Identification compares a face with every enrolled person, so a
+#: stranger is named with a chance of up to about the number of people enrolled times this rate.
+IDENTIFY_FALSE_ACCEPT_RATE = 0.002
+
 
 def embed(network: keras.Model, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
     """Embed float32 images ``(n, height, width, 1)``; returns float32 ``(n, dim)``."""
@@ -226,7 +231,8 @@ class Evaluation:
     Attributes:
         metrics: ``one_shot_accuracy``, ``n_way``, ``roc_auc``, ``eer``,
             ``verification_accuracy`` (balanced accuracy on test pairs at ``threshold``),
-            ``threshold`` (chosen on the training identities) and ``eer_threshold``.
+            ``threshold`` (chosen on the training identities), ``eer_threshold``, and with
+            training identities ``identify_threshold`` (see :func:`evaluate`).
         pair_labels: int64 ``(pairs,)`` labels of all test pairs, 1 for the same person.
         distances: float32 ``(pairs,)`` distances of those pairs.
         index_pairs: int64 ``(pairs, 2)`` indices into the test set.
@@ -270,19 +276,21 @@ def evaluate_embeddings(
     return Evaluation(metrics, pair_labels, distances, index_pairs, (false_positive, true_positive))
 
 
-def calibrate_threshold(
+def calibration_pairs(
     network: keras.Model,
     train_set: FaceDataset,
     rng: np.random.Generator,
     copies: int = 3,
-) -> float:
-    """Choose the verification threshold on the training identities alone.
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return ``(pair_labels, distances)`` of augmented training images, for choosing thresholds.
 
     The network has fitted its training images, so their pair distances are smaller than those
-    of new faces and a threshold chosen on them is too strict. Calibrating on ``copies``
-    randomly augmented versions of each training image (pairs of one source image excluded)
-    widens the same-person distances towards what unseen faces show, while still using no test
-    data. Returns the threshold that maximises balanced accuracy on those pairs.
+    of new faces and a threshold chosen on them is too strict. ``copies`` randomly augmented
+    versions of each training image (pairs of one source image excluded) widen the same-person
+    distances towards what unseen faces show, while still using no test data.
+
+    Returns:
+        int64 labels ``(pairs,)``, 1 for the same person, and float distances ``(pairs,)``.
     """
     from siamese.augment import Augmentation
 
@@ -295,7 +303,39 @@ def calibrate_threshold(
     distinct = sources[index_pairs[:, 0]] != sources[index_pairs[:, 1]]
     index_pairs, pair_labels = index_pairs[distinct], pair_labels[distinct]
     distances = np.linalg.norm(embeddings[index_pairs[:, 0]] - embeddings[index_pairs[:, 1]], axis=1)
-    return choose_threshold(pair_labels, distances)
+    return pair_labels, distances
+
+
+def calibrate_threshold(
+    network: keras.Model,
+    train_set: FaceDataset,
+    rng: np.random.Generator,
+    copies: int = 3,
+) -> float:
+    """Return the verification threshold that maximises balanced accuracy on the training
+    identities alone (see :func:`calibration_pairs`)."""
+    return choose_threshold(*calibration_pairs(network, train_set, rng, copies))
+
+
+def threshold_at_false_accept_rate(pair_labels: np.ndarray, distances: np.ndarray, rate: float) -> float:
+    """Return the distance below which a fraction ``rate`` of the different-person pairs fall.
+
+    With ``k = floor(rate × different-person pairs)``, the threshold is the midpoint between the
+    k-th and (k+1)-th smallest different-person distance, so exactly ``k`` of them are accepted.
+
+    Raises:
+        ValueError: ``rate`` is not in [0, 1), or there is no different-person pair.
+    """
+    if not 0 <= rate < 1:
+        raise ValueError(f"The false-accept rate must be in [0, 1); received {rate}.")
+    negatives = np.sort(np.asarray(distances, dtype=np.float64)[np.asarray(pair_labels) == 0])
+    if len(negatives) == 0:
+        raise ValueError("No different-person pair to choose a threshold from; pass pairs of at least two identities.")
+
+    accepted = int(np.floor(rate * len(negatives)))
+    if accepted == 0:
+        return float(negatives[0] / 2)
+    return float((negatives[accepted - 1] + negatives[accepted]) / 2)
 
 
 def evaluate(
@@ -308,7 +348,9 @@ def evaluate(
     """Evaluate an embedding network on unseen test identities.
 
     The verification threshold comes from :func:`calibrate_threshold` on ``train_set``, so no
-    test information leaks into it. Without ``train_set`` the test EER threshold is used.
+    test information leaks into it. Without ``train_set`` the test EER threshold is used. With
+    ``train_set``, the metrics also hold ``identify_threshold``: the stricter distance at which a
+    fraction ``IDENTIFY_FALSE_ACCEPT_RATE`` of the different-person calibration pairs match.
 
     Args:
         network: the embedding network (or the Siamese pair model's shared network).
@@ -317,9 +359,17 @@ def evaluate(
         rng: seeded generator for the one-shot gallery draws and the calibration.
         n_draws: one-shot gallery draws to average. Defaults to 200.
     """
-    threshold = None if train_set is None else calibrate_threshold(network, train_set, rng)
+    threshold = identify_threshold = None
+    if train_set is not None:
+        calibration = calibration_pairs(network, train_set, rng)
+        threshold = choose_threshold(*calibration)
+        identify_threshold = threshold_at_false_accept_rate(*calibration, IDENTIFY_FALSE_ACCEPT_RATE)
+
     test_embeddings = embed(network, test_set.images)
-    return evaluate_embeddings(test_embeddings, test_set.labels, rng, threshold, n_draws)
+    evaluation = evaluate_embeddings(test_embeddings, test_set.labels, rng, threshold, n_draws)
+    if identify_threshold is not None:
+        evaluation.metrics["identify_threshold"] = identify_threshold
+    return evaluation
 
 
 class EpochEvaluation(keras.callbacks.Callback):

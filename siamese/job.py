@@ -22,7 +22,9 @@ from siamese.training import TrainConfig, TrainResult, train
 
 logger = logging.getLogger(__name__)
 
-SUMMARY_KEYS = ("one_shot_accuracy", "n_way", "roc_auc", "eer", "verification_accuracy", "threshold", "train_seconds")
+SUMMARY_KEYS = (
+    "one_shot_accuracy", "n_way", "roc_auc", "eer", "verification_accuracy", "threshold", "identify_threshold", "train_seconds",
+)
 
 
 @dataclass

@@ -1,9 +1,10 @@
 """Recognize faces in photos: detect, crop, embed, and compare with a gallery or another photo.
 
-A :class:`Recognizer` bundles a trained model, a face detector and the verification threshold.
-Two faces are the same person when the Euclidean distance between their embeddings is below
-the threshold. ``siamese train`` stores the threshold it calibrated as ``threshold`` in
-``metrics.json`` beside ``model.keras``; :func:`load_threshold` reads it from there.
+A :class:`Recognizer` bundles a trained model, a face detector and two thresholds. Two faces
+are the same person when the Euclidean distance between their embeddings is below the
+threshold. ``siamese train`` stores the verification threshold it calibrated as ``threshold``
+in ``metrics.json`` beside ``model.keras``, and a stricter one for identification against a
+gallery as ``identify_threshold``; :func:`load_threshold` reads either from there.
 """
 
 from __future__ import annotations
@@ -104,12 +105,14 @@ def resolve_model_path(path: str | os.PathLike | None = None) -> Path:
     return path
 
 
-def load_threshold(model_path: str | os.PathLike) -> float:
-    """Read the calibrated threshold from ``metrics.json`` beside the model file.
+def load_threshold(model_path: str | os.PathLike, key: str = "threshold") -> float:
+    """Read a calibrated threshold (``key`` in ``metrics.json`` beside the model file).
 
     Raises:
         FileNotFoundError: there is no ``metrics.json`` beside the model.
-        ValueError: the file is not JSON or has no positive numeric ``threshold``.
+        KeyError: the file has no ``key`` (model folders written before ``identify_threshold``
+            existed lack it).
+        ValueError: the file is not JSON, or ``key`` is not a positive number.
     """
     metrics_path = Path(model_path).expanduser().parent / METRICS_FILE
     if not metrics_path.is_file():
@@ -122,10 +125,12 @@ def load_threshold(model_path: str | os.PathLike) -> float:
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise ValueError(f"Cannot parse {metrics_path} as JSON: {error}. Pass --threshold DISTANCE.") from error
 
-    threshold = metrics.get("threshold") if isinstance(metrics, dict) else None
+    if isinstance(metrics, dict) and key not in metrics and key != "threshold":
+        raise KeyError(key)
+    threshold = metrics.get(key) if isinstance(metrics, dict) else None
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not threshold > 0:
         raise ValueError(
-            f"{metrics_path} has no positive number under 'threshold' (found {threshold!r}); "
+            f"{metrics_path} has no positive number under '{key}' (found {threshold!r}); "
             f"pass --threshold DISTANCE."
         )
     return float(threshold)
@@ -140,16 +145,25 @@ def validate_threshold(threshold: float) -> float:
 
 
 class Recognizer:
-    """A trained embedding network with a face detector and a verification threshold.
+    """A trained embedding network with a face detector and its thresholds.
 
     Args:
         model: the Siamese pair model or its embedding network.
         detector: face detector. Defaults to the Haar cascade with default settings.
-        threshold: distance below which two faces are the same person; ``None`` leaves it
-            unset, and :meth:`identify` and :meth:`verify` then raise.
+        threshold: distance below which :meth:`verify` calls two faces the same person;
+            ``None`` leaves it unset, and :meth:`identify` and :meth:`verify` then raise.
+        identify_threshold: distance below which :meth:`identify` and :meth:`match` name the
+            nearest enrolled person. It is stricter than ``threshold`` because a face is compared
+            with every enrolled person, so false matches add up. ``None`` uses ``threshold``.
     """
 
-    def __init__(self, model, detector: FaceDetector | None = None, threshold: float | None = None):
+    def __init__(
+        self,
+        model,
+        detector: FaceDetector | None = None,
+        threshold: float | None = None,
+        identify_threshold: float | None = None,
+    ):
         from siamese.model import embedding_network_of, model_fingerprint
 
         self.network = embedding_network_of(model)
@@ -158,6 +172,7 @@ class Recognizer:
         self.fingerprint = model_fingerprint(self.network)
         self.detector = detector if detector is not None else default_detector()
         self.threshold = None if threshold is None else validate_threshold(threshold)
+        self.identify_threshold = None if identify_threshold is None else validate_threshold(identify_threshold)
         self.model_path: Path | None = None
 
     @classmethod
@@ -167,20 +182,29 @@ class Recognizer:
         detector: FaceDetector | None = None,
         threshold: float | None = None,
     ) -> "Recognizer":
-        """Load a model (see :func:`resolve_model_path`) and its calibrated threshold.
+        """Load a model (see :func:`resolve_model_path`) and its calibrated thresholds.
 
-        ``threshold`` overrides the one in ``metrics.json``. When neither exists the threshold
-        stays unset, which is enough for detection and enrollment.
+        ``threshold`` overrides both thresholds in ``metrics.json``. When neither exists the
+        threshold stays unset, which is enough for detection and enrollment. A model folder
+        without ``identify_threshold`` identifies with ``threshold``.
         """
         from siamese.model import load_model
 
         path = resolve_model_path(model_path)
+        identify_threshold = threshold
         if threshold is None:
             try:
                 threshold = load_threshold(path)
+                identify_threshold = load_threshold(path, "identify_threshold")
             except FileNotFoundError as error:
                 logger.debug("%s", error)
-        recognizer = cls(load_model(path), detector, threshold)
+            except KeyError:
+                logger.warning(
+                    "%s has no 'identify_threshold', so faces are identified with the looser "
+                    "verification threshold %.3f; retrain with `siamese train` or pass --threshold.",
+                    path.parent / METRICS_FILE, threshold,
+                )
+        recognizer = cls(load_model(path), detector, threshold, identify_threshold)
         recognizer.model_path = path
         return recognizer
 
@@ -192,6 +216,11 @@ class Recognizer:
                 f"'threshold'. Pass --threshold DISTANCE (or threshold=...)."
             )
         return self.threshold
+
+    def require_identify_threshold(self) -> float:
+        """Return the identification threshold (``threshold`` when unset), or raise ValueError."""
+        threshold = self.require_threshold()
+        return threshold if self.identify_threshold is None else self.identify_threshold
 
     def find_faces(self, image: ImageInput, whole_image: bool = False, channel_order: str = "bgr") -> list[Face]:
         """Detect the faces in ``image`` and prepare each for the network.
@@ -260,8 +289,8 @@ class Recognizer:
 
     def match(self, embeddings: np.ndarray, gallery: Gallery) -> list[tuple[str, float, str]]:
         """Return ``(name, distance, nearest)`` for each embedding; ``name`` is ``"unknown"``
-        when ``distance`` is not below the threshold."""
-        threshold = self.require_threshold()
+        when ``distance`` is not below the identification threshold."""
+        threshold = self.require_identify_threshold()
         if len(embeddings) == 0:
             return []
         results = []

@@ -12,6 +12,7 @@ from siamese.evaluation import (
     expected_one_shot_accuracy,
     one_shot_accuracy,
     one_shot_success,
+    threshold_at_false_accept_rate,
 )
 
 
@@ -128,3 +129,25 @@ def test_one_shot_success_rejects_nan():
 
     with pytest.raises(ValueError, match="2 NaN or infinite"):
         one_shot_success(distances, np.array([0, 0, 1, 1]))
+
+
+def test_false_accept_threshold_by_hand():
+    # Different-person distances 0.1, 0.2, 0.3, 0.4; the same-person pair (0.05) is ignored.
+    labels = np.array([0, 0, 0, 0, 1])
+    distances = np.array([0.4, 0.1, 0.3, 0.2, 0.05])
+
+    assert threshold_at_false_accept_rate(labels, distances, 0.25) == pytest.approx(0.15)
+    assert threshold_at_false_accept_rate(labels, distances, 0.5) == pytest.approx(0.25)
+    assert threshold_at_false_accept_rate(labels, distances, 0.3) == pytest.approx(0.15)
+    assert threshold_at_false_accept_rate(labels, distances, 0.0) == pytest.approx(0.05)
+
+
+@pytest.mark.parametrize("rate", [-0.1, 1.0, 2.0])
+def test_false_accept_rate_out_of_range(rate):
+    with pytest.raises(ValueError, match=r"\[0, 1\)"):
+        threshold_at_false_accept_rate(np.array([0, 1]), np.array([0.5, 0.1]), rate)
+
+
+def test_false_accept_needs_different_pairs():
+    with pytest.raises(ValueError, match="No different-person pair"):
+        threshold_at_false_accept_rate(np.array([1, 1]), np.array([0.5, 0.1]), 0.1)

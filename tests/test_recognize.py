@@ -106,7 +106,7 @@ def test_scenes_unknown_for_unenrolled(recognizer, scene_results):
     enrolled = [face["match"] for face in queries if face["enrolled"]]
 
     for match in strangers + enrolled:
-        expected = match.nearest if match.distance < recognizer.threshold else UNKNOWN
+        expected = match.nearest if match.distance < recognizer.require_identify_threshold() else UNKNOWN
         assert match.name == expected, match
     # NOTE: at the calibrated threshold the 120-step test model calls only 10-25% of the
     # stranger's faces unknown (and 10-15% of enrolled faces), so this checks the distances,
@@ -212,10 +212,49 @@ def test_other_model_gallery_refused(recognizer, gallery, tmp_path):
 
 
 def test_threshold_read_from_metrics(model_dir, recognizer):
-    stored = json.loads((model_dir / "metrics.json").read_text())["threshold"]
+    metrics = json.loads((model_dir / "metrics.json").read_text())
 
-    assert load_threshold(model_dir / "model.keras") == pytest.approx(stored)
-    assert recognizer.threshold == pytest.approx(stored)
+    assert load_threshold(model_dir / "model.keras") == pytest.approx(metrics["threshold"])
+    assert recognizer.threshold == pytest.approx(metrics["threshold"])
+    assert recognizer.identify_threshold == pytest.approx(metrics["identify_threshold"])
+    assert recognizer.identify_threshold < recognizer.threshold
+
+
+def test_identify_uses_identify_threshold(recognizer, gallery):
+    # A distance between the two thresholds names the person for verify but not for identify.
+    embedding = np.zeros((1, recognizer.embedding_dim), dtype=np.float32)
+    embedding[0, 0] = 1.0
+    gallery.add("near", embedding, ["test"])
+    between = (recognizer.threshold + recognizer.identify_threshold) / 2
+    query = embedding.copy()
+    query[0, 1] = between
+
+    [(name, distance, nearest)] = recognizer.match(query, gallery)
+
+    assert distance == pytest.approx(between, abs=1e-5)
+    assert nearest == "near"
+    assert name == UNKNOWN
+
+
+def test_old_metrics_identify_with_threshold(model_dir, tmp_path, caplog):
+    folder = tmp_path / "old-model"
+    folder.mkdir()
+    (folder / "model.keras").symlink_to(model_dir / "model.keras")
+    (folder / "metrics.json").write_text(json.dumps({"threshold": 0.8}))
+
+    with caplog.at_level(logging.WARNING, logger="siamese.recognize"):
+        old = Recognizer.from_path(folder / "model.keras")
+
+    assert old.identify_threshold is None
+    assert old.require_identify_threshold() == pytest.approx(0.8)
+    assert "identify_threshold" in caplog.text
+
+
+def test_threshold_option_overrides_both(model_dir):
+    overridden = Recognizer.from_path(model_dir / "model.keras", threshold=0.7)
+
+    assert overridden.threshold == pytest.approx(0.7)
+    assert overridden.require_identify_threshold() == pytest.approx(0.7)
 
 
 def test_threshold_errors(tmp_path):

@@ -96,13 +96,13 @@ def _add_detector_options(parser: argparse.ArgumentParser, whole_image: bool = T
         )
 
 
-def _add_threshold_option(parser: argparse.ArgumentParser) -> None:
+def _add_threshold_option(parser: argparse.ArgumentParser, key: str = "threshold") -> None:
     parser.add_argument(
         "--threshold",
         type=positive_float,
         metavar="DISTANCE",
         help="Euclidean distance between embeddings below which two faces are the same person "
-        "(default: 'threshold' in metrics.json beside the model, calibrated by `siamese train`)",
+        f"(default: '{key}' in metrics.json beside the model, calibrated by `siamese train`)",
     )
 
 
@@ -329,7 +329,7 @@ def _register_identify(subparsers) -> None:
     )
     parser.add_argument("photos", nargs="+", metavar="PHOTO", help="JPEG, PNG, PGM, BMP or TIFF files")
     parser.add_argument("--gallery", required=True, metavar="DB", help="gallery file made by `siamese enroll`")
-    _add_threshold_option(parser)
+    _add_threshold_option(parser, "identify_threshold")
     parser.add_argument(
         "--output",
         metavar="PATH",
@@ -384,7 +384,7 @@ def run_identify(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(results, indent=2))
     else:
-        print(f"Threshold: {recognizer.threshold:.3f}")
+        print(f"Threshold: {recognizer.require_identify_threshold():.3f}")
     if annotated is not None:
         logger.info("Annotated images: %s", ", ".join(str(path) for path in annotated))
     return 0
@@ -445,7 +445,7 @@ def _register_video(subparsers) -> None:
     )
     parser.add_argument("input", metavar="INPUT", help="video file, or a camera index such as 0")
     parser.add_argument("--gallery", required=True, metavar="DB", help="gallery file made by `siamese enroll`")
-    _add_threshold_option(parser)
+    _add_threshold_option(parser, "identify_threshold")
 
     parser.add_argument(
         "--output",
