@@ -1,5 +1,7 @@
 """Helpers shared by the face tests: data folders, a small trained model and synthetic scenes.
 
+The scene generator lives in :mod:`siamese.scenes`; it is re-exported here.
+
 Test modules import these functions and wrap them in their own fixtures. The trained model is
 cached on disk under pytest's base temporary folder, so every test module in one session
 reuses the same model instead of training again.
@@ -14,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from siamese.scenes import box_centre_inside, make_scene  # noqa: F401  (re-exported for the tests)
 
 ATT_ENV = "SIAMESE_ATT_DIR"
 PHOTOS_ENV = "SIAMESE_SAMPLE_PHOTOS"
@@ -89,50 +93,3 @@ def read_att(subject: str, number: int) -> np.ndarray:
     image = cv2.imread(str(require_att_dir() / subject / f"{number}.pgm"), cv2.IMREAD_GRAYSCALE)
     assert image is not None, f"cannot read {subject}/{number}.pgm"
     return image
-
-
-def make_scene(
-    faces: list[np.ndarray],
-    rng: np.random.Generator,
-    size: tuple[int, int] = (300, 400),
-    scale_range: tuple[float, float] = (1.1, 1.3),
-) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
-    """Paste 1–3 AT&T faces, upscaled, side by side onto a noisy colour background.
-
-    Args:
-        faces: uint8 ``(112, 92)`` images.
-        rng: seeded generator for the background, scales and positions.
-        size: scene ``(height, width)`` in pixels.
-        scale_range: upscaling factor range of each face.
-
-    Returns:
-        ``(scene, boxes)``: uint8 BGR ``(height, width, 3)`` and the pasted rectangles
-        ``(x, y, width, height)`` from left to right.
-    """
-    import cv2
-
-    height, width = size
-    noise = rng.normal(128, 50, (height // 4, width // 4, 3)).clip(0, 255).astype(np.uint8)
-    scene = cv2.resize(noise, (width, height), interpolation=cv2.INTER_LINEAR)
-    scene = np.clip(scene + rng.normal(0, 12, scene.shape), 0, 255).astype(np.uint8)
-
-    slot = width // len(faces)
-    boxes = []
-    for index, face in enumerate(faces):
-        scale = rng.uniform(*scale_range)
-        face_width, face_height = round(92 * scale), round(112 * scale)
-        if face_width > slot or face_height > height:
-            raise ValueError(f"{len(faces)} faces at scale {scale:.2f} do not fit a {width}x{height} scene")
-        x = index * slot + int(rng.integers(0, slot - face_width + 1))
-        y = int(rng.integers(0, height - face_height + 1))
-        resized = cv2.resize(face, (face_width, face_height), interpolation=cv2.INTER_CUBIC)
-        scene[y : y + face_height, x : x + face_width] = resized[..., np.newaxis]
-        boxes.append((x, y, face_width, face_height))
-    return scene, boxes
-
-
-def box_centre_inside(box, rectangle) -> bool:
-    """Return whether the centre of ``box`` lies inside ``rectangle``; both ``(x, y, w, h)``."""
-    centre_x, centre_y = box[0] + box[2] / 2, box[1] + box[3] / 2
-    x, y, width, height = rectangle
-    return x <= centre_x <= x + width and y <= centre_y <= y + height

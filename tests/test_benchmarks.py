@@ -374,3 +374,54 @@ def test_errors_quick_end_to_end(att_dir, tmp_path):
     again = subprocess.run(command, cwd=REPOSITORY, env=environment, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stderr[-3000:]
     assert "Resuming: 1 finished folds" in again.stderr
+
+
+def test_scene_rates_by_hand():
+    from benchmarks.scenes import rates_at
+
+    records = [
+        {"subject": "s36", "enrolled": True, "nearest": "s36", "distance": 0.5},  # named correctly
+        {"subject": "s36", "enrolled": True, "nearest": "s36", "distance": 1.5},  # unknown
+        {"subject": "s37", "enrolled": True, "nearest": "s36", "distance": 0.9},  # wrong name
+        {"subject": "s37", "enrolled": True, "nearest": "s37", "distance": 0.2},  # named correctly
+        {"subject": "s40", "enrolled": False, "nearest": "s37", "distance": 0.8},  # stranger named
+        {"subject": "s40", "enrolled": False, "nearest": "s36", "distance": 1.2},  # stranger unknown
+    ]
+
+    rates = rates_at(records, 1.0)
+
+    assert rates["named_correctly"] == pytest.approx(0.5)
+    assert rates["unknown"] == pytest.approx(0.25)
+    assert rates["wrong_name"] == pytest.approx(0.25)
+    assert rates["strangers_named"] == pytest.approx(0.5)
+
+
+def test_scenes_missing_att_folder(tmp_path, capsys):
+    from benchmarks.scenes import main
+
+    missing = tmp_path / "no_faces"
+    assert main(["--out", str(tmp_path / "out"), "--data", str(missing)]) == 2
+    assert f"benchmarks.scenes: error: AT&T folder not found: {missing}" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_scenes_end_to_end(att_dir, tmp_path, tmp_path_factory):
+    from benchmarks.scenes import main
+    from faces_fixtures import trained_model_dir
+
+    model = trained_model_dir(tmp_path_factory) / "model.keras"
+    out = tmp_path / "scenes"
+
+    status = main(["--out", str(out), "--model", str(model), "--data", str(att_dir), "--seeds", "3", "--thresholds", "0.5"])
+
+    assert status == 0
+    result = json.loads((out / "results.json").read_text())
+    assert result["counts"]["enrolled_pasted"] == 5 * 9 * 4
+    assert result["counts"]["strangers_pasted"] == 5 * 9
+    assert result["counts"]["enrolled_found"] >= 0.9 * 180
+    assert [row["source"] for row in result["rows"]] == ["threshold", "identify_threshold", "--thresholds"]
+    for row in result["rows"]:
+        assert row["named_correctly"] + row["unknown"] + row["wrong_name"] == pytest.approx(1.0)
+    strict, loose = result["rows"][1], result["rows"][0]
+    assert strict["strangers_named"] <= loose["strangers_named"]
+    assert "| identify_threshold |" in (out / "results.md").read_text()

@@ -1,0 +1,228 @@
+"""Open-set recognition in synthetic scenes: enrolled people named, strangers left unknown.
+
+``python -m benchmarks.scenes --out DIR`` takes a model trained on the standard split
+(s1–s35, as ``siamese train`` trains it) and its unseen people s36–s40. For each seed and each
+choice of stranger among s36–s40, the other four are enrolled from a scene of their image 1.
+Scenes of images 2–10 follow, two per image number: s36, s37 and s38 in one, s39 and s40 in
+the other, in random order (``siamese.scenes.make_scene``: faces upscaled 1.1–1.3× on noisy
+400 × 300 backgrounds). Every face is found by the detector, cropped, and identified against
+the gallery, as ``siamese identify`` does it.
+
+The thresholds are the model's ``threshold`` and ``identify_threshold`` from
+``metrics.json``, and any given with ``--thresholds``. For each, the results give the shares
+of enrolled faces named correctly, called unknown and given a wrong name. They also give the
+share of the stranger's faces that got a name. Outputs in ``DIR``: ``results.json`` and
+``results.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.report import (
+    configure_logging,
+    format_number,
+    markdown_table,
+    report_missing_att_dir,
+    run_benchmark,
+    run_header,
+    write_atomic,
+    write_json,
+)
+
+logger = logging.getLogger("benchmarks.scenes")
+
+#: People the standard split keeps out of training, enrolled or left as the stranger.
+UNSEEN = ("s36", "s37", "s38", "s39", "s40")
+#: The two groups pasted together into one scene for each image number.
+GROUPS = (UNSEEN[:3], UNSEEN[3:])
+
+
+def read_face(att_dir: Path, subject: str, number: int) -> np.ndarray:
+    """Return AT&T image ``subject/number.pgm`` as uint8 ``(112, 92)``."""
+    import cv2
+
+    path = att_dir / subject / f"{number}.pgm"
+    image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    if image is None:
+        raise FileNotFoundError(f"Cannot read {path}; point --data at the att_faces folder (s1 … s40).")
+    return image
+
+
+def identify_scenes(recognizer, att_dir: Path, seed: int, stranger: str, gallery_path: Path) -> list[dict]:
+    """Enroll the four people other than ``stranger`` and identify them in 18 scenes.
+
+    Returns one record per pasted face that the detector found: ``subject``, ``enrolled``,
+    ``nearest`` (the nearest enrolled person) and ``distance``.
+    """
+    from siamese.photos import photo_from_array
+    from siamese.recognize import enroll
+    from siamese.scenes import box_centre_inside, make_scene
+
+    rng = np.random.default_rng([seed, UNSEEN.index(stranger)])
+    records = []
+    with recognizer.open_gallery(gallery_path, create=True) as gallery:
+        for subject in UNSEEN:
+            if subject != stranger:
+                scene, _ = make_scene([read_face(att_dir, subject, 1)], rng)
+                enroll(recognizer, gallery, subject, [photo_from_array(scene, source=f"{subject} scene")])
+
+        for number in range(2, 11):
+            for group in GROUPS:
+                order = [group[index] for index in rng.permutation(len(group))]
+                scene, boxes = make_scene([read_face(att_dir, subject, number) for subject in order], rng)
+                matches = recognizer.identify(photo_from_array(scene), gallery)
+                for subject, box in zip(order, boxes):
+                    found = [match for match in matches if box_centre_inside(match.box, box)]
+                    if found:
+                        records.append({
+                            "subject": subject,
+                            "enrolled": subject != stranger,
+                            "nearest": found[0].nearest,
+                            "distance": float(found[0].distance),
+                        })
+    return records
+
+
+def rates_at(records: list[dict], threshold: float) -> dict:
+    """Return the shares of enrolled faces named right, unknown and wrong, and of strangers named."""
+    enrolled = [record for record in records if record["enrolled"]]
+    strangers = [record for record in records if not record["enrolled"]]
+    accepted = lambda record: record["distance"] < threshold  # noqa: E731
+
+    return {
+        "threshold": float(threshold),
+        "named_correctly": float(np.mean([accepted(r) and r["nearest"] == r["subject"] for r in enrolled])),
+        "unknown": float(np.mean([not accepted(r) for r in enrolled])),
+        "wrong_name": float(np.mean([accepted(r) and r["nearest"] != r["subject"] for r in enrolled])),
+        "strangers_named": float(np.mean([accepted(r) for r in strangers])),
+    }
+
+
+def model_thresholds(model_path: Path) -> dict[str, float]:
+    """Return the thresholds in ``metrics.json`` beside the model, by name."""
+    from siamese.recognize import load_threshold
+
+    found = {}
+    for key in ("threshold", "identify_threshold"):
+        try:
+            found[key] = load_threshold(model_path, key)
+        except (FileNotFoundError, KeyError) as error:
+            logger.warning("No %s for %s: %s", key, model_path, error)
+    return found
+
+
+def results_markdown(result: dict) -> str:
+    """Format the run as Markdown: counts, then one row per threshold."""
+    header = result["header"]
+    counts = result["counts"]
+    rows = [
+        [
+            row["source"], format_number(row["threshold"], 3), format_number(row["named_correctly"], 3),
+            format_number(row["unknown"], 3), format_number(row["wrong_name"], 3), format_number(row["strangers_named"], 3),
+        ]
+        for row in result["rows"]
+    ]
+    table = markdown_table(
+        ["threshold from", "distance", "enrolled: named correctly", "unknown", "wrong name", "strangers named"], rows
+    )
+    return (
+        f"# Recognition in synthetic scenes\n\n"
+        f"- date: {header['date']}\n- command: `{header['command']}`\n- model: `{result['model']}`\n"
+        f"- faces found: {counts['enrolled_found']} of {counts['enrolled_pasted']} enrolled, "
+        f"{counts['strangers_found']} of {counts['strangers_pasted']} strangers; nearest person right for "
+        f"{format_number(counts['nearest_right'], 3)} of the enrolled faces found\n\n{table}\n"
+    )
+
+
+def run(args: argparse.Namespace) -> dict:
+    """Identify the scenes of every seed and stranger, and write the results."""
+    from siamese.data import resolve_att_dir
+    from siamese.recognize import Recognizer, resolve_model_path
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    att_dir = resolve_att_dir(args.data)
+    model_path = resolve_model_path(args.model)
+    thresholds = model_thresholds(model_path)
+
+    # One log line per enrolled face would bury the results.
+    if not args.verbose:
+        logging.getLogger("siamese.gallery").setLevel(logging.WARNING)
+
+    # Identify with no threshold in the way; the rates below apply each threshold afterwards.
+    recognizer = Recognizer.from_path(model_path, threshold=1e9)
+    records = []
+    with tempfile.TemporaryDirectory() as folder:
+        for seed in args.seeds:
+            for stranger in UNSEEN:
+                logger.info("Seed %d, stranger %s", seed, stranger)
+                records += identify_scenes(recognizer, att_dir, seed, stranger, Path(folder) / f"{seed}_{stranger}.db")
+
+    enrolled = [record for record in records if record["enrolled"]]
+    sources = list(thresholds.items()) + [("--thresholds", value) for value in args.thresholds]
+    result = {
+        "header": run_header("benchmarks.scenes", args.argv),
+        "model": str(model_path),
+        "seeds": args.seeds,
+        "counts": {
+            "enrolled_pasted": len(args.seeds) * len(UNSEEN) * 9 * (len(UNSEEN) - 1),
+            "enrolled_found": len(enrolled),
+            "strangers_pasted": len(args.seeds) * len(UNSEEN) * 9,
+            "strangers_found": len(records) - len(enrolled),
+            "nearest_right": float(np.mean([r["nearest"] == r["subject"] for r in enrolled])) if enrolled else 0.0,
+        },
+        "rows": [{"source": source, **rates_at(records, value)} for source, value in sources],
+        "faces": records,
+    }
+    write_json(out / "results.json", result)
+    write_atomic(out / "results.md", results_markdown(result))
+    for row in result["rows"]:
+        logger.info(
+            "%s %.3f: enrolled named correctly %.3f, unknown %.3f, wrong name %.3f; strangers named %.3f",
+            row["source"], row["threshold"], row["named_correctly"], row["unknown"], row["wrong_name"], row["strangers_named"],
+        )
+    return result
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    from siamese.commands.options import positive_float
+
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.scenes",
+        description="Enroll four of s36–s40 from one synthetic scene each and identify them, and the fifth as a "
+        "stranger, in 18 scenes per seed; report named, unknown and wrong names at each threshold.",
+    )
+    parser.add_argument("--out", required=True, help="folder for results.json and results.md")
+    parser.add_argument("--model", default=None,
+                        help="model.keras trained on s1–s35 (default: $SIAMESE_MODEL, then runs/latest/model.keras)")
+    parser.add_argument("--data", default=None, help="AT&T folder (default: $SIAMESE_ATT_DIR, then data/att_faces)")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[7, 8], metavar="SEED", help="scene seeds (default: 7 8)")
+    parser.add_argument("--thresholds", nargs="+", type=positive_float, default=[], metavar="DISTANCE",
+                        help="more thresholds to report, besides the two in the model's metrics.json")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debugging details")
+    args = parser.parse_args(argv)
+    args.argv = argv
+
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        parser.error(f"--out must be a folder; {args.out} is a file. Choose another path.")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    configure_logging(args.verbose)
+    if report_missing_att_dir("benchmarks.scenes", args.data):
+        return 2
+
+    return run_benchmark("benchmarks.scenes", run, args, logger)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
