@@ -224,6 +224,14 @@ def choose_threshold(pair_labels: np.ndarray, distances: np.ndarray) -> float:
     return float((sorted_distances[best - 1] + sorted_distances[best]) / 2)
 
 
+def choose_identify_threshold(
+    pair_labels: np.ndarray, distances: np.ndarray, rate: float = IDENTIFY_FALSE_ACCEPT_RATE
+) -> float:
+    """Return the identification threshold: :func:`threshold_at_false_accept_rate` at ``rate``,
+    but never looser than the verification threshold of :func:`choose_threshold`."""
+    return min(choose_threshold(pair_labels, distances), threshold_at_false_accept_rate(pair_labels, distances, rate))
+
+
 @dataclass
 class Evaluation:
     """Results of :func:`evaluate`.
@@ -349,8 +357,9 @@ def evaluate(
 
     The verification threshold comes from :func:`calibrate_threshold` on ``train_set``, so no
     test information leaks into it. Without ``train_set`` the test EER threshold is used. With
-    ``train_set``, the metrics also hold ``identify_threshold``: the stricter distance at which a
-    fraction ``IDENTIFY_FALSE_ACCEPT_RATE`` of the different-person calibration pairs match.
+    ``train_set``, the metrics also contain ``identify_threshold``: the stricter distance at
+    which a fraction ``IDENTIFY_FALSE_ACCEPT_RATE`` of the different-person calibration pairs
+    match, or ``threshold`` if that is smaller.
 
     Args:
         network: the embedding network (or the Siamese pair model's shared network).
@@ -363,7 +372,7 @@ def evaluate(
     if train_set is not None:
         calibration = calibration_pairs(network, train_set, rng)
         threshold = choose_threshold(*calibration)
-        identify_threshold = threshold_at_false_accept_rate(*calibration, IDENTIFY_FALSE_ACCEPT_RATE)
+        identify_threshold = choose_identify_threshold(*calibration)
 
     test_embeddings = embed(network, test_set.images)
     evaluation = evaluate_embeddings(test_embeddings, test_set.labels, rng, threshold, n_draws)

@@ -5,6 +5,7 @@ import pytest
 
 from siamese.evaluation import (
     balanced_accuracy,
+    choose_identify_threshold,
     choose_threshold,
     distance_matrix,
     equal_error_rate,
@@ -151,3 +152,14 @@ def test_false_accept_rate_out_of_range(rate):
 def test_false_accept_needs_different_pairs():
     with pytest.raises(ValueError, match="No different-person pair"):
         threshold_at_false_accept_rate(np.array([1, 1]), np.array([0.5, 0.1]), 0.1)
+
+
+def test_identify_threshold_never_looser():
+    # Same-person pairs at 1.0 and 1.1, different-person pairs at 1.5-1.8: the balanced
+    # threshold is 1.3, and half the different-person pairs fall below 1.65.
+    labels = np.array([1, 1, 0, 0, 0, 0])
+    distances = np.array([1.0, 1.1, 1.5, 1.6, 1.7, 1.8])
+
+    assert choose_identify_threshold(labels, distances, 0.5) == pytest.approx(1.3)
+    assert choose_identify_threshold(labels, distances, 0.25) == pytest.approx(1.3)
+    assert choose_identify_threshold(labels, distances, 0.0) == pytest.approx(0.75)
