@@ -106,16 +106,35 @@ def rates_at(records: list[dict], threshold: float) -> dict:
 
 
 def model_thresholds(model_path: Path) -> dict[str, float]:
-    """Return the thresholds in ``metrics.json`` beside the model, by name."""
+    """Return the usable thresholds in ``metrics.json`` beside the model, by name.
+
+    A missing file, a missing key or an invalid value is logged and left out.
+    """
     from siamese.recognize import load_threshold
 
     found = {}
     for key in ("threshold", "identify_threshold"):
         try:
             found[key] = load_threshold(model_path, key)
-        except (FileNotFoundError, KeyError) as error:
-            logger.warning("No %s for %s: %s", key, model_path, error)
+        except FileNotFoundError:
+            logger.warning("No metrics.json beside %s, so only --thresholds are scored.", model_path)
+            break
+        except KeyError:
+            logger.warning("The metrics.json beside %s has no '%s'; it is left out.", model_path, key)
+        except ValueError as error:
+            logger.warning("%s; it is left out.", str(error).split(";")[0])
     return found
+
+
+def check_att_images(att_dir: Path) -> None:
+    """Raise FileNotFoundError unless images 1–10 of s36–s40 are in ``att_dir``."""
+    missing = [f"{subject}/{number}.pgm" for subject in UNSEEN for number in range(1, 11)
+               if not (att_dir / subject / f"{number}.pgm").is_file()]
+    if missing:
+        raise FileNotFoundError(
+            f"{att_dir} lacks {len(missing)} of the images of s36–s40, such as {missing[0]}; "
+            f"point --data at the complete att_faces folder (s1 … s40)."
+        )
 
 
 def results_markdown(result: dict) -> str:
@@ -146,11 +165,15 @@ def run(args: argparse.Namespace) -> dict:
     from siamese.data import resolve_att_dir
     from siamese.recognize import Recognizer, resolve_model_path
 
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     att_dir = resolve_att_dir(args.data)
+    check_att_images(att_dir)
     model_path = resolve_model_path(args.model)
     thresholds = model_thresholds(model_path)
+    if not thresholds and not args.thresholds:
+        raise ValueError(
+            f"No threshold to score: the model folder of {model_path} has no usable metrics.json. "
+            f"Pass --thresholds DISTANCE [DISTANCE ...], or use a model folder written by `siamese train`."
+        )
 
     # One log line per enrolled face would bury the results.
     if not args.verbose:
@@ -181,6 +204,8 @@ def run(args: argparse.Namespace) -> dict:
         "rows": [{"source": source, **rates_at(records, value)} for source, value in sources],
         "faces": records,
     }
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
     write_json(out / "results.json", result)
     write_atomic(out / "results.md", results_markdown(result))
     for row in result["rows"]:
@@ -210,6 +235,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args = parser.parse_args(argv)
     args.argv = argv
 
+    negative = [seed for seed in args.seeds if seed < 0]
+    if negative:
+        parser.error(f"--seeds takes seeds of 0 or more; received {' '.join(map(str, negative))}.")
+    if len(set(args.seeds)) < len(args.seeds):
+        parser.error(f"--seeds lists a seed twice ({' '.join(map(str, args.seeds))}), which would count its scenes twice.")
     if Path(args.out).exists() and not Path(args.out).is_dir():
         parser.error(f"--out must be a folder; {args.out} is a file. Choose another path.")
     return args

@@ -20,8 +20,8 @@ from siamese.data import FaceDataset
 from siamese.pairs import all_pairs
 
 #: Share of different-person pairs of augmented training images that fall below
-#: ``identify_threshold``. Identification compares a face with every enrolled person, so a
-#: stranger is named with a chance of up to about the number of people enrolled times this rate.
+#: ``identify_threshold``. Identification compares a face with every stored embedding, so a
+#: stranger is named with a chance of up to about the number of embeddings times this rate.
 IDENTIFY_FALSE_ACCEPT_RATE = 0.002
 
 
@@ -329,11 +329,17 @@ def threshold_at_false_accept_rate(pair_labels: np.ndarray, distances: np.ndarra
     """Return the distance below which a fraction ``rate`` of the different-person pairs fall.
 
     With ``k = floor(rate × different-person pairs)``, the threshold is the midpoint between the
-    k-th and (k+1)-th smallest different-person distance, so exactly ``k`` of them are accepted.
+    k-th and (k+1)-th smallest different-person distance, so ``k`` of them are accepted (fewer
+    where distances tie). With ``k = 0`` it is half the smallest different-person distance.
 
     Raises:
-        ValueError: ``rate`` is not in [0, 1), or there is no different-person pair.
+        ValueError: ``rate`` is not in [0, 1), the inputs differ in length, or there is no
+            different-person pair.
     """
+    if len(pair_labels) != len(distances):
+        raise ValueError(
+            f"Expected one distance per pair label; received {len(pair_labels)} labels and {len(distances)} distances."
+        )
     if not 0 <= rate < 1:
         raise ValueError(f"The false-accept rate must be in [0, 1); received {rate}.")
     negatives = np.sort(np.asarray(distances, dtype=np.float64)[np.asarray(pair_labels) == 0])

@@ -112,7 +112,7 @@ def load_threshold(model_path: str | os.PathLike, key: str = "threshold") -> flo
         FileNotFoundError: there is no ``metrics.json`` beside the model.
         KeyError: the file has no ``key`` (model folders written before ``identify_threshold``
             existed lack it).
-        ValueError: the file is not JSON, or ``key`` is not a positive number.
+        ValueError: the file is not JSON, or ``key`` is not a positive finite number.
     """
     metrics_path = Path(model_path).expanduser().parent / METRICS_FILE
     if not metrics_path.is_file():
@@ -128,10 +128,10 @@ def load_threshold(model_path: str | os.PathLike, key: str = "threshold") -> flo
     if isinstance(metrics, dict) and key not in metrics and key != "threshold":
         raise KeyError(key)
     threshold = metrics.get(key) if isinstance(metrics, dict) else None
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not threshold > 0:
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 < threshold < np.inf:
         raise ValueError(
-            f"{metrics_path} has no positive number under '{key}' (found {threshold!r}); "
-            f"pass --threshold DISTANCE."
+            f"{metrics_path} has no positive finite number under '{key}' (found {threshold!r}); "
+            f"retrain with `siamese train`, or pass --threshold DISTANCE where the command has it."
         )
     return float(threshold)
 
@@ -140,7 +140,9 @@ def validate_threshold(threshold: float) -> float:
     """Return ``threshold`` as a float, or raise ValueError unless it is positive and finite."""
     value = float(threshold)
     if not (np.isfinite(value) and value > 0):
-        raise ValueError(f"The threshold must be a positive distance; received {threshold}.")
+        raise ValueError(
+            f"The threshold must be a positive finite distance, such as 1.0; received {threshold}."
+        )
     return value
 
 
@@ -173,7 +175,15 @@ class Recognizer:
         self.detector = detector if detector is not None else default_detector()
         self.threshold = None if threshold is None else validate_threshold(threshold)
         self.identify_threshold = None if identify_threshold is None else validate_threshold(identify_threshold)
+        if self.threshold is not None and self.identify_threshold is not None and self.identify_threshold > self.threshold:
+            logger.warning(
+                "identify_threshold %.3f is looser than the verification threshold %.3f; using %.3f for both.",
+                self.identify_threshold, self.threshold, self.threshold,
+            )
+            self.identify_threshold = self.threshold
         self.model_path: Path | None = None
+        # Said once, when identification first needs the threshold (see from_path).
+        self._identify_fallback_note: str | None = None
 
     @classmethod
     def from_path(
@@ -186,26 +196,33 @@ class Recognizer:
 
         ``threshold`` overrides both thresholds in ``metrics.json``. When neither exists the
         threshold stays unset, which is enough for detection and enrollment. A model folder
-        without ``identify_threshold`` identifies with ``threshold``.
+        without a valid ``identify_threshold`` identifies with ``threshold`` and logs a warning
+        the first time it identifies.
         """
         from siamese.model import load_model
 
         path = resolve_model_path(model_path)
         identify_threshold = threshold
+        note = None
         if threshold is None:
             try:
                 threshold = load_threshold(path)
-                identify_threshold = load_threshold(path, "identify_threshold")
             except FileNotFoundError as error:
                 logger.debug("%s", error)
-            except KeyError:
-                logger.warning(
-                    "%s has no 'identify_threshold', so faces are identified with the looser "
-                    "verification threshold %.3f; retrain with `siamese train` or pass --threshold.",
-                    path.parent / METRICS_FILE, threshold,
-                )
+            else:
+                try:
+                    identify_threshold = load_threshold(path, "identify_threshold")
+                except KeyError:
+                    note = f"{path.parent / METRICS_FILE} has no 'identify_threshold'"
+                except ValueError as error:
+                    note = str(error).split(";")[0]
         recognizer = cls(load_model(path), detector, threshold, identify_threshold)
         recognizer.model_path = path
+        if note is not None:
+            recognizer._identify_fallback_note = (
+                f"{note}, so faces are identified with the looser verification threshold "
+                f"{threshold:.3f}; retrain with `siamese train` or pass --threshold."
+            )
         return recognizer
 
     def require_threshold(self) -> float:
@@ -219,8 +236,14 @@ class Recognizer:
 
     def require_identify_threshold(self) -> float:
         """Return the identification threshold (``threshold`` when unset), or raise ValueError."""
+        if self.identify_threshold is not None:
+            return self.identify_threshold
+
         threshold = self.require_threshold()
-        return threshold if self.identify_threshold is None else self.identify_threshold
+        if self._identify_fallback_note is not None:
+            logger.warning("%s", self._identify_fallback_note)
+            self._identify_fallback_note = None
+        return threshold
 
     def find_faces(self, image: ImageInput, whole_image: bool = False, channel_order: str = "bgr") -> list[Face]:
         """Detect the faces in ``image`` and prepare each for the network.

@@ -422,6 +422,29 @@ def test_scenes_end_to_end(att_dir, tmp_path, tmp_path_factory):
     assert [row["source"] for row in result["rows"]] == ["threshold", "identify_threshold", "--thresholds"]
     for row in result["rows"]:
         assert row["named_correctly"] + row["unknown"] + row["wrong_name"] == pytest.approx(1.0)
-    strict, loose = result["rows"][1], result["rows"][0]
-    assert strict["strangers_named"] <= loose["strangers_named"]
+    metrics = json.loads((model.parent / "metrics.json").read_text())
+    assert [row["threshold"] for row in result["rows"]] == pytest.approx(
+        [metrics["threshold"], metrics["identify_threshold"], 0.5]
+    )
     assert "| identify_threshold |" in (out / "results.md").read_text()
+
+
+@pytest.mark.parametrize("seeds, message", [(["1", "1"], "twice"), (["-3"], "0 or more")])
+def test_scenes_rejects_bad_seeds(seeds, message, tmp_path, capsys):
+    from benchmarks.scenes import parse_args
+
+    with pytest.raises(SystemExit):
+        parse_args(["--out", str(tmp_path / "out"), "--seeds", *seeds])
+    assert message in capsys.readouterr().err
+
+
+def test_scenes_needs_a_threshold(att_dir, tmp_path, capsys):
+    from benchmarks.scenes import main
+
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "model.keras").write_bytes(b"never loaded")
+
+    assert main(["--out", str(tmp_path / "out"), "--model", str(folder / "model.keras"), "--data", str(att_dir)]) == 2
+    assert "No threshold to score" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

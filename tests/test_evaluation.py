@@ -163,3 +163,8 @@ def test_identify_threshold_never_looser():
     assert choose_identify_threshold(labels, distances, 0.5) == pytest.approx(1.3)
     assert choose_identify_threshold(labels, distances, 0.25) == pytest.approx(1.3)
     assert choose_identify_threshold(labels, distances, 0.0) == pytest.approx(0.75)
+
+
+def test_false_accept_lengths_must_match():
+    with pytest.raises(ValueError, match="one distance per pair label"):
+        threshold_at_false_accept_rate(np.array([0, 0, 1]), np.array([0.5, 0.1]), 0.1)

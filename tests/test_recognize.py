@@ -221,7 +221,7 @@ def test_threshold_read_from_metrics(model_dir, recognizer):
 
 
 def test_identify_uses_identify_threshold(recognizer, gallery):
-    # A distance between the two thresholds names the person for verify but not for identify.
+    # A distance between the two thresholds would pass verification, but identification rejects it.
     embedding = np.zeros((1, recognizer.embedding_dim), dtype=np.float32)
     embedding[0, 0] = 1.0
     gallery.add("near", embedding, ["test"])
@@ -236,18 +236,43 @@ def test_identify_uses_identify_threshold(recognizer, gallery):
     assert name == UNKNOWN
 
 
-def test_old_metrics_identify_with_threshold(model_dir, tmp_path, caplog):
-    folder = tmp_path / "old-model"
+def _model_folder(model_dir, folder, metrics_text):
     folder.mkdir()
     (folder / "model.keras").symlink_to(model_dir / "model.keras")
-    (folder / "metrics.json").write_text(json.dumps({"threshold": 0.8}))
+    (folder / "metrics.json").write_text(metrics_text)
+    return folder / "model.keras"
+
+
+@pytest.mark.parametrize("metrics", [{"threshold": 0.8}, {"threshold": 0.8, "identify_threshold": None}])
+def test_old_metrics_identify_with_threshold(model_dir, tmp_path, caplog, metrics):
+    model = _model_folder(model_dir, tmp_path / "old-model", json.dumps(metrics))
 
     with caplog.at_level(logging.WARNING, logger="siamese.recognize"):
-        old = Recognizer.from_path(folder / "model.keras")
+        old = Recognizer.from_path(model)
+        loaded = caplog.text
+        identify = old.require_identify_threshold()
 
     assert old.identify_threshold is None
-    assert old.require_identify_threshold() == pytest.approx(0.8)
+    assert identify == pytest.approx(0.8)
+    assert loaded == ""  # verify and enroll never need it, so loading stays quiet
     assert "identify_threshold" in caplog.text
+    assert "0.800" in caplog.text
+
+
+def test_looser_identify_threshold_clamped(recognizer, caplog):
+    with caplog.at_level(logging.WARNING, logger="siamese.recognize"):
+        clamped = Recognizer(recognizer.network, recognizer.detector, threshold=1.0, identify_threshold=1.5)
+
+    assert clamped.identify_threshold == pytest.approx(1.0)
+    assert "looser" in caplog.text
+
+
+def test_identify_threshold_alone(recognizer):
+    alone = Recognizer(recognizer.network, recognizer.detector, identify_threshold=0.9)
+
+    assert alone.require_identify_threshold() == pytest.approx(0.9)
+    with pytest.raises(ValueError, match="No threshold"):
+        alone.require_threshold()
 
 
 def test_threshold_option_overrides_both(model_dir):
@@ -268,6 +293,10 @@ def test_threshold_errors(tmp_path):
 
     (tmp_path / "metrics.json").write_text(json.dumps({"threshold": -1}))
     with pytest.raises(ValueError, match="threshold"):
+        load_threshold(model)
+
+    (tmp_path / "metrics.json").write_text('{"threshold": Infinity}')
+    with pytest.raises(ValueError, match="finite"):
         load_threshold(model)
 
 
@@ -328,6 +357,14 @@ def test_cli_threshold_override(model_dir, tmp_path, capsys):
 
     [result] = json.loads(capsys.readouterr().out)
     assert [face["name"] for face in result["faces"]] == [UNKNOWN]
+
+    main(["identify", str(query), "--gallery", database, "--model", model, "--no-annotate"])
+    stored = json.loads((model_dir / "metrics.json").read_text())["identify_threshold"]
+    assert f"Threshold: {stored:.3f}" in capsys.readouterr().out
+
+    with pytest.raises(SystemExit):
+        main(["identify", str(query), "--gallery", database, "--model", model, "--threshold", "inf"])
+    assert "positive finite number" in capsys.readouterr().err
 
 
 def test_cli_verify_exit_codes(model_dir, tmp_path, capsys):

@@ -17,7 +17,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_OUTPUT_DIR = "siamese-output"
 MODEL_HELP = (
-    "trained model.keras from `siamese train`; its folder's metrics.json supplies the threshold "
+    "trained model.keras from `siamese train`; its folder's metrics.json supplies the thresholds "
     "(default: $SIAMESE_MODEL, else runs/latest/model.keras)"
 )
 
