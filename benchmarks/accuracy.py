@@ -28,11 +28,9 @@ from benchmarks.baselines import BASELINES, DlibResNet, Selection
 from benchmarks.protocols import FOLD_SEED, N_FOLDS, PROTOCOLS, protocol_splits
 from benchmarks.report import (
     Progress,
-    configure_logging,
+    benchmark_main,
     format_number,
     markdown_table,
-    report_missing_att_dir,
-    run_benchmark,
     run_header,
     write_atomic,
     write_json,
@@ -358,12 +356,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(sys.argv[1:] if argv is None else argv)
-    configure_logging(args.verbose)
-    if report_missing_att_dir("benchmarks.accuracy", args.data):
-        return 2
-
-    return run_benchmark("benchmarks.accuracy", run, args, logger)
+    return benchmark_main("benchmarks.accuracy", parse_args, run, logger, argv)
 
 
 if __name__ == "__main__":

@@ -31,11 +31,10 @@ from benchmarks.accuracy import train_config
 from benchmarks.protocols import N_FOLDS, protocol_splits
 from benchmarks.report import (
     Progress,
-    configure_logging,
+    benchmark_main,
+    check_out_folder,
     format_number,
     markdown_table,
-    report_missing_att_dir,
-    run_benchmark,
     run_header,
     write_atomic,
     write_json,
@@ -171,18 +170,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     wrong = [fold for fold in args.folds if not 0 <= fold < N_FOLDS]
     if wrong:
         parser.error(f"--folds takes fold numbers from 0 to {N_FOLDS - 1}; received {' '.join(map(str, wrong))}.")
-    if Path(args.out).exists() and not Path(args.out).is_dir():
-        parser.error(f"--out must be a folder; {args.out} is a file. Choose another path.")
+    check_out_folder(parser, args.out)
     return args
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(sys.argv[1:] if argv is None else argv)
-    configure_logging(args.verbose)
-    if report_missing_att_dir("benchmarks.errors", args.data):
-        return 2
-
-    return run_benchmark("benchmarks.errors", run, args, logger)
+    return benchmark_main("benchmarks.errors", parse_args, run, logger, argv)
 
 
 if __name__ == "__main__":

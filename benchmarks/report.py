@@ -122,6 +122,34 @@ def run_benchmark(name: str, run: Callable, args, logger: logging.Logger) -> int
     return 0
 
 
+def check_out_folder(parser, out: str) -> None:
+    """Exit through ``parser.error`` when ``out`` (the ``--out`` value) is an existing file."""
+    if Path(out).exists() and not Path(out).is_dir():
+        parser.error(f"--out must be a folder; {out} is a file. Choose another path.")
+
+
+def benchmark_main(
+    name: str,
+    parse_args: Callable,
+    run: Callable,
+    logger: logging.Logger,
+    argv: list[str] | None,
+    needs_data: Callable = lambda args: True,
+) -> int:
+    """Run the benchmark ``name`` from the command line and return its exit status.
+
+    Parses ``argv`` (default ``sys.argv[1:]``), sets up logging, returns 2 when
+    ``needs_data(args)`` and the AT&T folder is missing, and otherwise calls
+    :func:`run_benchmark`.
+    """
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    configure_logging(args.verbose)
+    if needs_data(args) and report_missing_att_dir(name, args.data):
+        return 2
+
+    return run_benchmark(name, run, args, logger)
+
+
 class Progress:
     """Finished fold records kept in ``progress.json``, so a restarted run skips them.
 

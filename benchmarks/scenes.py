@@ -26,11 +26,10 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.report import (
-    configure_logging,
+    benchmark_main,
+    check_out_folder,
     format_number,
     markdown_table,
-    report_missing_att_dir,
-    run_benchmark,
     run_header,
     write_atomic,
     write_json,
@@ -240,18 +239,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         parser.error(f"--seeds takes seeds of 0 or more; received {' '.join(map(str, negative))}.")
     if len(set(args.seeds)) < len(args.seeds):
         parser.error(f"--seeds lists a seed twice ({' '.join(map(str, args.seeds))}), which would count its scenes twice.")
-    if Path(args.out).exists() and not Path(args.out).is_dir():
-        parser.error(f"--out must be a folder; {args.out} is a file. Choose another path.")
+    check_out_folder(parser, args.out)
     return args
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(sys.argv[1:] if argv is None else argv)
-    configure_logging(args.verbose)
-    if report_missing_att_dir("benchmarks.scenes", args.data):
-        return 2
-
-    return run_benchmark("benchmarks.scenes", run, args, logger)
+    return benchmark_main("benchmarks.scenes", parse_args, run, logger, argv)
 
 
 if __name__ == "__main__":

@@ -25,11 +25,9 @@ from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from benchmarks.report import (
-    configure_logging,
+    benchmark_main,
     format_number,
     markdown_table,
-    report_missing_att_dir,
-    run_benchmark,
     run_header,
     write_atomic,
     write_json,
@@ -528,14 +526,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return args
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(sys.argv[1:] if argv is None else argv)
-    configure_logging(args.verbose)
-    needs_data = {"training", "embedding", "identify"} & set(args.sections)
-    if needs_data and report_missing_att_dir("benchmarks.speed", args.data):
-        return 2
+def _needs_data(args: argparse.Namespace) -> bool:
+    """Return whether the requested sections read the AT&T faces."""
+    return bool({"training", "embedding", "identify"} & set(args.sections))
 
-    return run_benchmark("benchmarks.speed", run, args, logger)
+
+def main(argv: list[str] | None = None) -> int:
+    return benchmark_main("benchmarks.speed", parse_args, run, logger, argv, needs_data=_needs_data)
 
 
 if __name__ == "__main__":

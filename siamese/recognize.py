@@ -153,10 +153,12 @@ class Recognizer:
         model: the Siamese pair model or its embedding network.
         detector: face detector. Defaults to the Haar cascade with default settings.
         threshold: distance below which :meth:`verify` calls two faces the same person;
-            ``None`` leaves it unset, and :meth:`identify` and :meth:`verify` then raise.
+            ``None`` leaves it unset, and :meth:`verify` then raises, as does :meth:`identify`
+            unless ``identify_threshold`` is set.
         identify_threshold: distance below which :meth:`identify` and :meth:`match` name the
-            nearest enrolled person. It is stricter than ``threshold`` because a face is compared
-            with every enrolled person, so false matches add up. ``None`` uses ``threshold``.
+            nearest enrolled person. It should be stricter than ``threshold``, because a face is
+            compared with every stored embedding and false matches add up, so a looser value is
+            lowered to ``threshold`` with a warning. ``None`` uses ``threshold``.
     """
 
     def __init__(
@@ -182,7 +184,7 @@ class Recognizer:
             )
             self.identify_threshold = self.threshold
         self.model_path: Path | None = None
-        # Said once, when identification first needs the threshold (see from_path).
+        # A warning that from_path sets, logged the first time identification needs the threshold.
         self._identify_fallback_note: str | None = None
 
     @classmethod
