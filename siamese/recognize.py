@@ -186,6 +186,8 @@ class Recognizer:
         self.model_path: Path | None = None
         # A warning that from_path sets, logged the first time identification needs the threshold.
         self._identify_fallback_note: str | None = None
+        # Why from_path could not read the threshold, raised when one is needed.
+        self._threshold_problem: str | None = None
 
     @classmethod
     def from_path(
@@ -197,20 +199,25 @@ class Recognizer:
         """Load a model (see :func:`resolve_model_path`) and its calibrated thresholds.
 
         ``threshold`` overrides both thresholds in ``metrics.json``. When neither exists the
-        threshold stays unset, which is enough for detection and enrollment. A model folder
-        without a valid ``identify_threshold`` identifies with ``threshold`` and logs a warning
-        the first time it identifies.
+        threshold stays unset, which is enough for detection and enrollment. An unreadable or
+        invalid ``threshold`` also leaves it unset, and :meth:`require_threshold` then raises
+        with the reason. A model folder without a valid ``identify_threshold`` identifies with
+        ``threshold`` and logs a warning the first time it identifies.
         """
         from siamese.model import load_model
 
         path = resolve_model_path(model_path)
         identify_threshold = threshold
         note = None
+        problem = None
         if threshold is None:
             try:
                 threshold = load_threshold(path)
             except FileNotFoundError as error:
                 logger.debug("%s", error)
+            except ValueError as error:
+                # Detection and enrollment need no threshold, so only the commands that do fail.
+                problem = str(error)
             else:
                 try:
                     identify_threshold = load_threshold(path, "identify_threshold")
@@ -220,6 +227,7 @@ class Recognizer:
                     note = str(error).split(";")[0]
         recognizer = cls(load_model(path), detector, threshold, identify_threshold)
         recognizer.model_path = path
+        recognizer._threshold_problem = problem
         if note is not None:
             recognizer._identify_fallback_note = (
                 f"{note}, so faces are identified with the looser verification threshold "
@@ -229,6 +237,8 @@ class Recognizer:
 
     def require_threshold(self) -> float:
         """Return the threshold, or raise ValueError saying how to set one."""
+        if self.threshold is None and self._threshold_problem is not None:
+            raise ValueError(self._threshold_problem)
         if self.threshold is None:
             raise ValueError(
                 f"No threshold: the model folder has no {METRICS_FILE} with a calibrated "

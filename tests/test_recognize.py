@@ -259,6 +259,20 @@ def test_old_metrics_identify_with_threshold(model_dir, tmp_path, caplog, metric
     assert "0.800" in caplog.text
 
 
+@pytest.mark.parametrize("metrics_text", ['{"threshold": null}', '{"threshold": -1}', "{not json"])
+def test_invalid_threshold_fails_only_when_needed(model_dir, tmp_path, metrics_text):
+    model = _model_folder(model_dir, tmp_path / "bad-model", metrics_text)
+
+    loaded = Recognizer.from_path(model)  # enrollment needs no threshold, so loading works
+
+    assert loaded.threshold is None
+    for needs_threshold in (loaded.require_threshold, loaded.require_identify_threshold):
+        with pytest.raises(ValueError, match="metrics.json") as error:
+            needs_threshold()
+        assert "--threshold" in str(error.value)
+    assert Recognizer.from_path(model, threshold=0.7).require_threshold() == pytest.approx(0.7)
+
+
 def test_looser_identify_threshold_clamped(recognizer, caplog):
     with caplog.at_level(logging.WARNING, logger="siamese.recognize"):
         clamped = Recognizer(recognizer.network, recognizer.detector, threshold=1.0, identify_threshold=1.5)
