@@ -89,18 +89,30 @@ def identify_scenes(recognizer, att_dir: Path, seed: int, stranger: str, gallery
     return records
 
 
+#: The shares that :func:`rates_at` returns, in table order.
+RATE_KEYS = ("named_correctly", "unknown", "wrong_name", "strangers_named")
+
+
+def share(flags: list[bool]) -> float | None:
+    """Return the fraction of true ``flags``, or ``None`` when there are none to count."""
+    return float(np.mean(flags)) if flags else None
+
+
 def rates_at(records: list[dict], threshold: float) -> dict:
-    """Return the shares of enrolled faces named right, unknown and wrong, and of strangers named."""
+    """Return the shares of enrolled faces named right, unknown and wrong, and of strangers named.
+
+    A share is ``None`` when the detector found no face of that kind.
+    """
     enrolled = [record for record in records if record["enrolled"]]
     strangers = [record for record in records if not record["enrolled"]]
     accepted = lambda record: record["distance"] < threshold  # noqa: E731
 
     return {
         "threshold": float(threshold),
-        "named_correctly": float(np.mean([accepted(r) and r["nearest"] == r["subject"] for r in enrolled])),
-        "unknown": float(np.mean([not accepted(r) for r in enrolled])),
-        "wrong_name": float(np.mean([accepted(r) and r["nearest"] != r["subject"] for r in enrolled])),
-        "strangers_named": float(np.mean([accepted(r) for r in strangers])),
+        "named_correctly": share([accepted(r) and r["nearest"] == r["subject"] for r in enrolled]),
+        "unknown": share([not accepted(r) for r in enrolled]),
+        "wrong_name": share([accepted(r) and r["nearest"] != r["subject"] for r in enrolled]),
+        "strangers_named": share([accepted(r) for r in strangers]),
     }
 
 
@@ -142,8 +154,7 @@ def results_markdown(result: dict) -> str:
     counts = result["counts"]
     rows = [
         [
-            row["source"], format_number(row["threshold"], 3), format_number(row["named_correctly"], 3),
-            format_number(row["unknown"], 3), format_number(row["wrong_name"], 3), format_number(row["strangers_named"], 3),
+            row["source"], format_number(row["threshold"], 3), *(format_number(row[key], 3) for key in RATE_KEYS),
         ]
         for row in result["rows"]
     ]
@@ -209,8 +220,8 @@ def run(args: argparse.Namespace) -> dict:
     write_atomic(out / "results.md", results_markdown(result))
     for row in result["rows"]:
         logger.info(
-            "%s %.3f: enrolled named correctly %.3f, unknown %.3f, wrong name %.3f; strangers named %.3f",
-            row["source"], row["threshold"], row["named_correctly"], row["unknown"], row["wrong_name"], row["strangers_named"],
+            "%s %.3f: enrolled named correctly %s, unknown %s, wrong name %s; strangers named %s",
+            row["source"], row["threshold"], *(format_number(row[key], 3) for key in RATE_KEYS),
         )
     return result
 

@@ -395,6 +395,11 @@ def test_scene_rates_by_hand():
     assert rates["wrong_name"] == pytest.approx(0.25)
     assert rates["strangers_named"] == pytest.approx(0.5)
 
+    enrolled_only = rates_at(records[:4], 1.0)  # no stranger face found: nothing to count
+
+    assert enrolled_only["strangers_named"] is None
+    assert enrolled_only["unknown"] == pytest.approx(0.25)
+
 
 def test_scenes_missing_att_folder(tmp_path, capsys):
     from benchmarks.scenes import main
