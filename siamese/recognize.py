@@ -216,7 +216,7 @@ class Recognizer:
             except FileNotFoundError as error:
                 logger.debug("%s", error)
             except ValueError as error:
-                # Detection and enrollment need no threshold, so only the commands that do fail.
+                # Detection and enrollment need no threshold; require_threshold raises this later.
                 problem = str(error)
             else:
                 try:
