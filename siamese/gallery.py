@@ -508,8 +508,6 @@ def open_gallery(
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         os.close(descriptor)
         os.chmod(path, 0o600)
-    else:
-        _warn_if_shared(path)
 
     connection = sqlite3.connect(path, isolation_level=None, timeout=30.0)
     try:
@@ -520,6 +518,9 @@ def open_gallery(
     except BaseException:
         connection.close()
         raise
+
+    if not is_new:
+        _warn_if_shared(path)  # only once it is known to be a gallery
     return Gallery(connection, path, model_fingerprint)
 
 

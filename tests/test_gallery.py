@@ -6,6 +6,7 @@ trained network; tests/test_recognize.py enrolls real faces.
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import stat
@@ -193,12 +194,14 @@ def test_missing_gallery_file(tmp_path):
         open_gallery(tmp_path / "missing.db", FINGERPRINT, 2)
 
 
-def test_text_file_not_gallery(tmp_path):
+def test_text_file_not_gallery(tmp_path, caplog):
     path = tmp_path / "notes.db"
     path.write_text("these are not the embeddings you are looking for\n" * 20)
+    path.chmod(0o644)
 
-    with pytest.raises(ValueError, match="not a siamese gallery"):
+    with caplog.at_level(logging.WARNING), pytest.raises(ValueError, match="not a siamese gallery"):
         open_gallery(path, FINGERPRINT, 2)
+    assert "chmod" not in caplog.text  # no advice to protect a file that is not a gallery
 
 
 def test_foreign_sqlite_not_gallery(tmp_path):

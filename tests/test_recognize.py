@@ -357,6 +357,18 @@ def test_cli_enroll_identify_json(model_dir, tmp_path, capsys):
     assert query.read_bytes() == query_bytes
 
 
+def test_cli_failed_first_enroll_leaves_no_gallery(model_dir, tmp_path, capsys):
+    database = tmp_path / "gallery.db"
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a photo\n")
+
+    code = main(["enroll", "bob", str(notes), "--gallery", str(database), "--model", str(model_dir / "model.keras")])
+
+    assert code == 2
+    assert "Cannot read image" in capsys.readouterr().err
+    assert not database.exists()
+
+
 def test_cli_threshold_override(model_dir, tmp_path, capsys):
     model = str(model_dir / "model.keras")
     database = str(tmp_path / "gallery.db")

@@ -304,11 +304,21 @@ def run_enroll(args: argparse.Namespace) -> int:
 
     photos = _check_photos_exist(args.photos)
     recognizer: Recognizer = _make_recognizer(args)
-    with recognizer.open_gallery(args.gallery, create=True) as gallery:
-        enrolled = enroll(
-            recognizer, gallery, args.name, photos, strict=args.strict, whole_image=args.whole_image, progress=True
-        )
-        total = next(person.n_embeddings for person in gallery.people() if person.name == args.name.strip())
+
+    gallery_path = Path(args.gallery).expanduser()
+    is_new = not gallery_path.exists()
+    try:
+        with recognizer.open_gallery(gallery_path, create=True) as gallery:
+            enrolled = enroll(
+                recognizer, gallery, args.name, photos, strict=args.strict, whole_image=args.whole_image, progress=True
+            )
+            total = next(person.n_embeddings for person in gallery.people() if person.name == args.name.strip())
+    except BaseException:
+        # Enrollment is all or nothing, so a failed first enrollment leaves no empty gallery behind.
+        if is_new:
+            gallery_path.unlink(missing_ok=True)
+        raise
+
     for face in enrolled:
         where = "whole image" if face.box is None else f"face at {_format_box(face.box)}"
         print(f"  {face.source}: {where}")
