@@ -167,6 +167,11 @@ def _find_dataset_root(unpacked: Path) -> Path:
 def ensure_att_faces(folder: str | os.PathLike, *, download: bool = True) -> Path:
     """Return ``folder`` when it contains images, else download the AT&T faces into it."""
     folder = Path(folder).expanduser()
+    if folder.exists() and not folder.is_dir():
+        raise NotADirectoryError(
+            f"Expected the folder of the AT&T faces (subfolders s1 … s40); received the file {folder}. "
+            f"Pass the folder that holds the subject folders."
+        )
     if folder.is_dir() and any(folder.iterdir()):
         return folder
     if not download:

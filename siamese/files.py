@@ -48,6 +48,13 @@ def prepare_output_dir(path: str | os.PathLike, overwrite: bool = False) -> Path
         FileExistsError: ``path`` contains files and ``overwrite`` is false.
         NotADirectoryError: ``path`` is a file.
     """
+    path = check_output_dir(path, overwrite)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def check_output_dir(path: str | os.PathLike, overwrite: bool = False) -> Path:
+    """Raise as :func:`prepare_output_dir` would, without creating anything; return the path."""
     path = Path(path).expanduser()
     if path.exists() and not path.is_dir():
         raise NotADirectoryError(f"Output path {path} is a file; choose a folder name for --out.")
@@ -56,5 +63,4 @@ def prepare_output_dir(path: str | os.PathLike, overwrite: bool = False) -> Path
             f"Output folder {path} already contains files from an earlier run; choose a new --out "
             f"folder or pass --overwrite to replace them."
         )
-    path.mkdir(parents=True, exist_ok=True)
     return path

@@ -16,7 +16,7 @@ from siamese.checkpoint import CHECKPOINT_FOLDER, TrainingCheckpoint, check_run_
 from siamese.data import FaceDataset, load_image_folder
 from siamese.download import ensure_att_faces
 from siamese.evaluation import EpochEvaluation, Evaluation, evaluate
-from siamese.files import atomic_write, prepare_output_dir, write_json, write_text
+from siamese.files import atomic_write, check_output_dir, prepare_output_dir, write_json, write_text
 from siamese.splits import STANDARD_TEST, STANDARD_TRAIN, standard_split, subject_folds
 from siamese.training import TrainConfig, TrainResult, train
 
@@ -102,14 +102,17 @@ def run_training_job(
     checkpoint = TrainingCheckpoint(out_dir / CHECKPOINT_FOLDER)
     resuming = (checkpoint.exists() or stopped_before_first_epoch(out_dir)) and not overwrite
     if not resuming:
-        out_dir = prepare_output_dir(out_dir, overwrite=overwrite)
-        # A checkpoint of the run that --overwrite replaces must not be resumed later.
-        checkpoint.delete()
+        check_output_dir(out_dir, overwrite=overwrite)  # before a download, which takes a while
 
     data_dir = ensure_att_faces(data_dir, download=download)
 
     dataset = load_image_folder(data_dir, image_size=config.image_size)
     train_names, test_names, split = split_identities(dataset, config.seed)
+    if not resuming:
+        # Created only now, so that bad data leaves no empty run folder behind.
+        out_dir = prepare_output_dir(out_dir, overwrite=overwrite)
+        # A checkpoint of the run that --overwrite replaces must not be resumed later.
+        checkpoint.delete()
     train_set, test_set = dataset.subset(train_names), dataset.subset(test_names)
     logger.info(
         "Split: %s; %d training images of %d identities, %d test images of %d identities",

@@ -81,6 +81,15 @@ def test_missing_data_without_download(tmp_path):
     assert result.returncode == 2
     assert "siamese download" in result.stderr
     assert "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()  # bad data leaves no empty run folder
+
+
+def test_file_as_data_rejected(att_dir, tmp_path):
+    result = run_cli("train", "--data", att_dir / "s1" / "1.pgm", "--out", tmp_path / "out")
+    assert result.returncode == 2
+    assert "received the file" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()
 
 
 def test_too_few_identities_rejected(att_dir, tmp_path):
@@ -94,6 +103,7 @@ def test_too_few_identities_rejected(att_dir, tmp_path):
     assert result.returncode == 2
     assert "at least 10 identities" in result.stderr
     assert "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()
 
 
 def test_unknown_optimizer_lists_choices(tmp_path):
