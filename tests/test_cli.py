@@ -1,0 +1,33 @@
+"""Argument errors of the ``siamese`` command, which need no model or data."""
+
+import pytest
+
+from siamese.cli import main
+
+
+def test_misspelt_option_names_subcommand_and_suggests(capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["detect", "photo.jpg", "--min-neighbours", "3"])
+
+    err = capsys.readouterr().err
+    assert stop.value.code == 2
+    assert "usage: siamese detect" in err
+    assert "--min-neighbours (did you mean --min-neighbors?) 3" in err
+
+
+def test_unknown_argument_of_nested_subcommand(capsys):
+    with pytest.raises(SystemExit):
+        main(["gallery", "list", "--gallery", "people.db", "--jsn"])
+
+    err = capsys.readouterr().err
+    assert "usage: siamese gallery list" in err
+    assert "--jsn (did you mean --json?)" in err
+
+
+def test_stray_word_has_no_suggestion(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--out", "runs/x", "fast"])
+
+    err = capsys.readouterr().err
+    assert "siamese train: error: unrecognized arguments: fast" in err
+    assert "did you mean" not in err
