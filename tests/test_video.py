@@ -11,6 +11,7 @@ import pytest
 
 from faces_fixtures import box_centre_inside, make_scene, read_att, trained_model_dir
 from siamese.cli import main
+from siamese.gallery import UNKNOWN
 from siamese.photos import photo_from_array
 from siamese.recognize import Recognizer, enroll
 from siamese.video import FaceTracker, box_iou, has_display, open_capture, parse_source, process_video
@@ -208,6 +209,17 @@ def test_video_max_frames_and_show_headless(recognizer, clip, gallery_path, tmp_
     assert len((tmp_path / "frames.jsonl").read_text().splitlines()) == 3
     if not has_display():
         assert "No display" in caplog.text
+
+
+def test_video_counts_frames_not_faces(recognizer, clip, gallery_path, tmp_path):
+    path, _ = clip
+    strict = Recognizer(recognizer.network, recognizer.detector, threshold=1e-6)  # every face unknown
+    with strict.open_gallery(gallery_path) as gallery:
+        summary = process_video(path, strict, gallery, output_json=tmp_path / "frames.jsonl", max_frames=4, progress=False)
+
+    records = [json.loads(line) for line in (tmp_path / "frames.jsonl").read_text().splitlines()]
+    assert max(len(record["faces"]) for record in records) == 2
+    assert summary.name_frames == {UNKNOWN: sum(1 for record in records if record["faces"])}
 
 
 def test_video_bad_output_suffix(recognizer, clip, gallery_path, tmp_path):
