@@ -349,9 +349,11 @@ def test_cli_enroll_identify_json(model_dir, tmp_path, capsys):
     assert result["path"] == str(query)
     assert len(result["faces"]) == 2
     for face, box in zip(result["faces"], boxes):
-        assert set(face) == {"box", "score", "name", "distance"}
+        assert set(face) == {"box", "score", "name", "distance", "nearest"}
         assert box_centre_inside(face["box"], box)
+        assert face["nearest"] == "s37"  # the only person enrolled
         assert face["name"] in ("s37", UNKNOWN)
+        assert face["score"] == round(face["score"], 3)
         assert face["distance"] >= 0
     assert (tmp_path / "out" / "query.identify.jpg").is_file()
     assert query.read_bytes() == query_bytes

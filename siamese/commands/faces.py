@@ -124,6 +124,11 @@ def _make_detector(args: argparse.Namespace):
         raise ValueError(str(error)) from error
 
 
+def _rounded(score: float | None) -> float | None:
+    """Round a detector score for JSON output; ``None`` (no score) stays ``None``."""
+    return None if score is None else round(float(score), 3)
+
+
 def _make_recognizer(args: argparse.Namespace):
     from siamese.recognize import Recognizer
 
@@ -249,7 +254,7 @@ def run_detect(args: argparse.Namespace) -> int:
         photo = read_photo(path)
         detections = detector.detect(photo)
         results.append(
-            {"path": str(path), "faces": [{"box": list(d.box), "score": d.score} for d in detections]}
+            {"path": str(path), "faces": [{"box": list(d.box), "score": _rounded(d.score)} for d in detections]}
         )
 
         if annotated is not None:
@@ -373,7 +378,13 @@ def run_identify(args: argparse.Namespace) -> int:
                 {
                     "path": str(path),
                     "faces": [
-                        {"box": list(m.box), "score": m.score, "name": m.name, "distance": round(m.distance, 4)}
+                        {
+                            "box": list(m.box),
+                            "score": _rounded(m.score),
+                            "name": m.name,
+                            "distance": round(m.distance, 4),
+                            "nearest": m.nearest,
+                        }
                         for m in matches
                     ],
                 }
@@ -510,7 +521,7 @@ def run_video(args: argparse.Namespace) -> int:
         )
 
     seen = ", ".join(f"{name} ({frames} frames)" for name, frames in sorted(summary.name_frames.items())) or "no faces"
-    print(f"Processed {summary.frames} frames at {summary.fps:.1f} fps: {seen}")
+    print(f"Processed {summary.frames} frames (source at {summary.fps:.1f} fps); names shown: {seen}")
     if summary.output_video is not None:
         print(f"Annotated video: {summary.output_video}")
     print(f"Per-frame JSON: {summary.output_json}")
