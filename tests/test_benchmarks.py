@@ -453,3 +453,45 @@ def test_scenes_needs_a_threshold(att_dir, tmp_path, capsys):
     assert main(["--out", str(tmp_path / "out"), "--model", str(folder / "model.keras"), "--data", str(att_dir)]) == 2
     assert "No threshold to score" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_photo_pair_counts_by_hand():
+    from benchmarks.photos import pair_counts
+
+    rows = pair_counts([0.5, 0.9, 1.2], [("threshold", 1.0), ("--thresholds", 0.5)])
+
+    assert rows == [
+        {"source": "threshold", "threshold": 1.0, "pairs_below": 2, "pairs": 3},
+        {"source": "--thresholds", "threshold": 0.5, "pairs_below": 0, "pairs": 3},  # 0.5 is not below 0.5
+    ]
+
+
+@pytest.mark.slow
+def test_photos_end_to_end(sample_photos_dir, tmp_path, tmp_path_factory):
+    from benchmarks.photos import main
+    from faces_fixtures import trained_model_dir
+
+    model = trained_model_dir(tmp_path_factory) / "model.keras"
+    out = tmp_path / "photos"
+
+    assert main(["--out", str(out), "--model", str(model), "--photos", str(sample_photos_dir), "--thresholds", "2.5"]) == 0
+
+    result = json.loads((out / "results.json").read_text())
+    assert len(result["faces"]) == 7  # one face in each of three photos, four in the group photo
+    assert len(result["pairs"]) == 21
+    distances = [pair["distance"] for pair in result["pairs"]]
+    assert distances == sorted(distances)
+    assert [row["source"] for row in result["rows"]] == ["threshold", "identify_threshold", "--thresholds"]
+    assert result["rows"][-1]["pairs_below"] == 21  # unit embeddings are never 2.5 apart
+    for row in result["rows"]:
+        assert row["pairs_below"] == sum(distance < row["threshold"] for distance in distances)
+    assert "| identify_threshold |" in (out / "results.md").read_text()
+
+
+def test_photos_missing_folder(tmp_path, capsys):
+    from benchmarks.photos import main
+
+    missing = tmp_path / "no_photos"
+    assert main(["--out", str(tmp_path / "out"), "--photos", str(missing)]) == 2
+    assert f"Photo folder not found: {missing}" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
