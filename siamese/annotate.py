@@ -21,7 +21,8 @@ def draw_faces(
 
     Args:
         boxes: ``(x, y, width, height)`` in pixels.
-        labels: text drawn above each box (below it at the top edge); ``None`` draws none.
+        labels: text drawn above each box, below it when the box touches the top edge, and
+            inside it when neither fits (a box around the whole image); ``None`` draws none.
         colours: BGR colour per box. Defaults to :data:`DETECTION_COLOUR`.
     """
     canvas = np.ascontiguousarray(bgr.copy())
@@ -37,10 +38,13 @@ def draw_faces(
             continue
 
         (text_width, text_height), baseline = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, font_scale, thickness)
-        top = y - text_height - baseline - 2
+        label_height = text_height + baseline + 2
+        top = y - label_height
         if top < 0:
             top = y + box_height
-        cv2.rectangle(canvas, (x, top), (x + text_width + 4, top + text_height + baseline + 2), colour, cv2.FILLED)
+        if top + label_height > height:
+            top = max(0, y)
+        cv2.rectangle(canvas, (x, top), (x + text_width + 4, top + label_height), colour, cv2.FILLED)
         cv2.putText(
             canvas,
             label,
