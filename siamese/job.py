@@ -185,7 +185,9 @@ def save_plots(out_dir: Path, training: TrainResult, evaluation: Evaluation, tes
     plots.save_figure(plots.plot_history(training.history), out_dir / "training_curves.png")
     plots.save_figure(plots.plot_roc(*evaluation.roc, metrics["roc_auc"], metrics["eer"]), out_dir / "roc.png")
     plots.save_figure(
-        plots.plot_distance_histogram(evaluation.pair_labels, evaluation.distances, metrics["threshold"]),
+        plots.plot_distance_histogram(
+            evaluation.pair_labels, evaluation.distances, metrics["threshold"], metrics.get("identify_threshold")
+        ),
         out_dir / "distance_histogram.png",
     )
     plots.save_figure(

@@ -1,0 +1,28 @@
+"""The distance histogram's legend names both populations and every threshold drawn."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+
+from siamese.plots import plot_distance_histogram  # noqa: E402
+
+
+def legend_texts(figure) -> list[str]:
+    return [text.get_text() for text in figure.axes[0].get_legend().texts]
+
+
+def test_histogram_legend_names_both_thresholds():
+    labels = np.array([1, 1, 0, 0])
+    distances = np.array([0.4, 0.6, 1.3, 1.5])
+
+    texts = legend_texts(plot_distance_histogram(labels, distances, 1.2, identify_threshold=1.0))
+
+    assert texts == ["same person", "different people", "threshold 1.200 (verify)", "identify_threshold 1.000"]
+
+
+def test_histogram_without_identify_threshold():
+    texts = legend_texts(plot_distance_histogram(np.array([1, 0]), np.array([0.5, 1.4]), 0.9))
+
+    assert texts == ["same person", "different people", "threshold 0.900 (verify)"]
