@@ -140,7 +140,9 @@ def _load_cascade(path: Path) -> "cv2.CascadeClassifier":
     try:
         loaded = classifier.load(str(path))
     except (cv2.error, SystemError) as error:
-        raise ValueError(f"Cannot load Haar cascade {path}: {error}") from error
+        # OpenCV's own message is a C++ parser error; the one below says what to pass instead.
+        logger.debug("OpenCV could not parse %s: %s", path, error)
+        loaded = False
     if not loaded or classifier.empty():
         raise ValueError(
             f"Cannot load Haar cascade {path}: OpenCV found no classifier in it. Expected an "

@@ -89,6 +89,7 @@ def resolve_model_path(path: str | os.PathLike | None = None) -> Path:
 
     Raises:
         FileNotFoundError: the chosen file does not exist; the message names the command that trains one.
+        ValueError: the file does not end in ``.keras``.
     """
     if path is None:
         path = os.environ.get(MODEL_ENV_VAR) or DEFAULT_MODEL_PATH
@@ -101,6 +102,11 @@ def resolve_model_path(path: str | os.PathLike | None = None) -> Path:
         raise FileNotFoundError(
             f"Model not found: {path}.{hint} Train one with `siamese train --out runs/latest`, "
             f"or pass --model PATH (or set {MODEL_ENV_VAR}) to a model.keras written by `siamese train`."
+        )
+    if path.suffix != ".keras":
+        raise ValueError(
+            f"Expected a model file ending in .keras; received {path}. Pass the model.keras that "
+            f"`siamese train` wrote, or its folder."
         )
     return path
 

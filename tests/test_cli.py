@@ -31,3 +31,11 @@ def test_stray_word_has_no_suggestion(capsys):
     err = capsys.readouterr().err
     assert "siamese train: error: unrecognized arguments: fast" in err
     assert "did you mean" not in err
+
+
+@pytest.mark.parametrize("value", ["1", "0.9", "inf", "x"])
+def test_scale_factor_must_exceed_one(value, capsys):
+    with pytest.raises(SystemExit):
+        main(["detect", "photo.jpg", "--scale-factor", value])
+
+    assert "--scale-factor: expected a number greater than 1" in capsys.readouterr().err

@@ -236,6 +236,15 @@ def test_cascade_invalid_file(tmp_path):
         HaarFaceDetector(path)
 
 
+def test_cascade_text_file_gets_plain_message(tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_text("shopping list\n")
+
+    with pytest.raises(ValueError, match="Expected an OpenCV cascade XML file") as error:
+        HaarFaceDetector(path)
+    assert "error:" not in str(error.value)  # none of OpenCV's C++ parser message
+
+
 def test_cascade_unavailable_names_fix(monkeypatch):
     # Simulates an OpenCV build without CascadeClassifier, such as plain opencv-python 5.x.
     monkeypatch.delattr(cv2, "CascadeClassifier")

@@ -323,6 +323,10 @@ def test_missing_model_says_train(tmp_path, monkeypatch):
     with pytest.raises(FileNotFoundError, match="elsewhere.keras"):
         resolve_model_path(tmp_path / "elsewhere.keras")
 
+    (tmp_path / "metrics.json").write_text("{}")
+    with pytest.raises(ValueError, match="ending in .keras"):
+        resolve_model_path(tmp_path / "metrics.json")
+
 
 def _write_scene(path, subjects, number, seed):
     scene, boxes = make_scene([read_att(subject, number) for subject in subjects], np.random.default_rng(seed))

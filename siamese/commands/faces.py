@@ -11,7 +11,7 @@ import json
 import logging
 from pathlib import Path
 
-from siamese.commands.options import positive_float, positive_int
+from siamese.commands.options import factor_above_one, positive_float, positive_int
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ def _add_detector_options(parser: argparse.ArgumentParser, whole_image: bool = T
     )
     group.add_argument(
         "--scale-factor",
-        type=float,
+        type=factor_above_one,
         metavar="FACTOR",
         default=DEFAULT_SCALE_FACTOR,
         help="Haar image-pyramid step, greater than 1; smaller finds more faces but runs slower "

@@ -34,6 +34,17 @@ def positive_float(text: str) -> float:
     return value
 
 
+def factor_above_one(text: str) -> float:
+    """Parse a growth factor such as the detector's ``--scale-factor``: finite and above 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 1 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number greater than 1, such as 1.1; received {text!r}")
+    return value
+
+
 def image_size(text: str) -> tuple[int, int]:
     parts = text.lower().replace("x", " ").replace(",", " ").split()
     if len(parts) != 2 or not all(part.isdigit() and int(part) > 0 for part in parts):
