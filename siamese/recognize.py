@@ -121,6 +121,8 @@ def load_threshold(model_path: str | os.PathLike, key: str = "threshold") -> flo
         ValueError: the file is not JSON, or ``key`` is not a positive finite number.
     """
     metrics_path = Path(model_path).expanduser().parent / METRICS_FILE
+    if metrics_path.is_dir():
+        raise ValueError(f"{metrics_path} is a folder, not a metrics file. Pass --threshold DISTANCE.")
     if not metrics_path.is_file():
         raise FileNotFoundError(
             f"No {METRICS_FILE} beside {model_path}, so the calibrated threshold is unknown. "
@@ -128,15 +130,29 @@ def load_threshold(model_path: str | os.PathLike, key: str = "threshold") -> flo
         )
     try:
         metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ValueError(f"Cannot parse {metrics_path} as JSON: {error}. Pass --threshold DISTANCE.") from error
-
-    if isinstance(metrics, dict) and key not in metrics and key != "threshold":
-        raise KeyError(key)
-    threshold = metrics.get(key) if isinstance(metrics, dict) else None
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 < threshold < np.inf:
+    except (OSError, ValueError, RecursionError) as error:
+        # ValueError covers bad JSON, bad UTF-8 and integers too long to parse; RecursionError
+        # deeply nested brackets; OSError a file this user may not read.
+        raise ValueError(f"Cannot read {metrics_path} as JSON: {error}. Pass --threshold DISTANCE.") from error
+    if not isinstance(metrics, dict):
         raise ValueError(
-            f"{metrics_path} has no positive finite number under '{key}' (found {threshold!r}); "
+            f"{metrics_path} holds a JSON {type(metrics).__name__}, not an object of named metrics; "
+            f"retrain with `siamese train`, or pass --threshold DISTANCE where the command has it."
+        )
+
+    if key not in metrics and key != "threshold":
+        raise KeyError(key)
+    threshold = metrics.get(key)
+    valid = isinstance(threshold, (int, float)) and not isinstance(threshold, bool)
+    if valid:
+        try:
+            valid = 0 < float(threshold) < np.inf
+        except OverflowError:  # an integer too large for a float
+            valid = False
+    if not valid:
+        shown = repr(threshold) if len(repr(threshold)) <= 40 else repr(threshold)[:37] + "..."
+        raise ValueError(
+            f"{metrics_path} has no positive finite number under '{key}' (found {shown}); "
             f"retrain with `siamese train`, or pass --threshold DISTANCE where the command has it."
         )
     return float(threshold)
@@ -183,15 +199,16 @@ class Recognizer:
         self.detector = detector if detector is not None else default_detector()
         self.threshold = None if threshold is None else validate_threshold(threshold)
         self.identify_threshold = None if identify_threshold is None else validate_threshold(identify_threshold)
+        self.model_path: Path | None = None
+        # A warning about the identification threshold, logged the first time it is needed, so
+        # that enroll and verify, which never use it, stay quiet.
+        self._identify_note: str | None = None
         if self.threshold is not None and self.identify_threshold is not None and self.identify_threshold > self.threshold:
-            logger.warning(
-                "identify_threshold %.3f is looser than the verification threshold %.3f; using %.3f for both.",
-                self.identify_threshold, self.threshold, self.threshold,
+            self._identify_note = (
+                f"identify_threshold {self.identify_threshold:.3f} is looser than the verification threshold "
+                f"{self.threshold:.3f}; using {self.threshold:.3f} for both."
             )
             self.identify_threshold = self.threshold
-        self.model_path: Path | None = None
-        # A warning that from_path sets, logged the first time identification needs the threshold.
-        self._identify_fallback_note: str | None = None
         # Why from_path could not read the threshold, raised when one is needed.
         self._threshold_problem: str | None = None
 
@@ -235,7 +252,7 @@ class Recognizer:
         recognizer.model_path = path
         recognizer._threshold_problem = problem
         if note is not None:
-            recognizer._identify_fallback_note = (
+            recognizer._identify_note = (
                 f"{note}, so faces are identified with the looser verification threshold "
                 f"{threshold:.3f}; retrain with `siamese train` or pass --threshold."
             )
@@ -254,13 +271,10 @@ class Recognizer:
 
     def require_identify_threshold(self) -> float:
         """Return the identification threshold (``threshold`` when unset), or raise ValueError."""
-        if self.identify_threshold is not None:
-            return self.identify_threshold
-
-        threshold = self.require_threshold()
-        if self._identify_fallback_note is not None:
-            logger.warning("%s", self._identify_fallback_note)
-            self._identify_fallback_note = None
+        threshold = self.identify_threshold if self.identify_threshold is not None else self.require_threshold()
+        if self._identify_note is not None:
+            logger.warning("%s", self._identify_note)
+            self._identify_note = None
         return threshold
 
     def find_faces(self, image: ImageInput, whole_image: bool = False, channel_order: str = "bgr") -> list[Face]:

@@ -259,7 +259,9 @@ def test_old_metrics_identify_with_threshold(model_dir, tmp_path, caplog, metric
     assert "0.800" in caplog.text
 
 
-@pytest.mark.parametrize("metrics_text", ['{"threshold": null}', '{"threshold": -1}', "{not json"])
+@pytest.mark.parametrize(
+    "metrics_text", ['{"threshold": null}', '{"threshold": -1}', "{not json", '{"threshold": 1' + "0" * 400 + "}"]
+)
 def test_invalid_threshold_fails_only_when_needed(model_dir, tmp_path, metrics_text):
     model = _model_folder(model_dir, tmp_path / "bad-model", metrics_text)
 
@@ -276,8 +278,12 @@ def test_invalid_threshold_fails_only_when_needed(model_dir, tmp_path, metrics_t
 def test_looser_identify_threshold_clamped(recognizer, caplog):
     with caplog.at_level(logging.WARNING, logger="siamese.recognize"):
         clamped = Recognizer(recognizer.network, recognizer.detector, threshold=1.0, identify_threshold=1.5)
+        created = caplog.text
+        identify = clamped.require_identify_threshold()
 
     assert clamped.identify_threshold == pytest.approx(1.0)
+    assert identify == pytest.approx(1.0)
+    assert created == ""  # enroll and verify never use it, so only identification warns
     assert "looser" in caplog.text
 
 
@@ -311,6 +317,23 @@ def test_threshold_errors(tmp_path):
 
     (tmp_path / "metrics.json").write_text('{"threshold": Infinity}')
     with pytest.raises(ValueError, match="finite"):
+        load_threshold(model)
+
+    (tmp_path / "metrics.json").write_text('{"threshold": 1' + "0" * 400 + "}")  # too large for a float
+    with pytest.raises(ValueError, match="finite"):
+        load_threshold(model)
+
+    (tmp_path / "metrics.json").write_text("[" * 100_000)
+    with pytest.raises(ValueError, match="Cannot read"):
+        load_threshold(model)
+
+    (tmp_path / "metrics.json").write_text("[1.0]")
+    with pytest.raises(ValueError, match="not an object"):
+        load_threshold(model)
+
+    (tmp_path / "metrics.json").unlink()
+    (tmp_path / "metrics.json").mkdir()
+    with pytest.raises(ValueError, match="is a folder"):
         load_threshold(model)
 
 
