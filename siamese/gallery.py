@@ -258,6 +258,13 @@ class Gallery:
         self._index: EmbeddingIndex | None = None
         self._index_version: int | None = None
 
+    def _execute(self, sql: str, parameters: tuple = ()) -> sqlite3.Cursor:
+        """Run one SQL statement; SQLite errors become a ValueError that names the file and the fix."""
+        try:
+            return self._connection.execute(sql, parameters)
+        except sqlite3.Error as error:
+            raise database_error(self.path, error) from error
+
     def __enter__(self) -> "Gallery":
         return self
 
@@ -269,7 +276,7 @@ class Gallery:
         self._connection.close()
 
     def __len__(self) -> int:
-        return int(self._connection.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0])
+        return int(self._execute("SELECT COUNT(*) FROM embeddings").fetchone()[0])
 
     @property
     def stored_fingerprint(self) -> str | None:
@@ -280,27 +287,35 @@ class Gallery:
     def embedding_dim(self) -> int | None:
         """Embedding length stored in this gallery."""
         value = self._setting("embedding_dim")
-        return int(value) if value is not None else None
+        if value is None:
+            return None
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"The gallery {self.path} is damaged: its embedding length {value!r} is not a number; "
+                f"re-enroll everyone into a new gallery."
+            ) from None
 
     def _setting(self, key: str) -> str | None:
-        row = self._connection.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+        row = self._execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
         return row[0] if row else None
 
     @contextlib.contextmanager
     def transaction(self):
         """Run the block in one immediate SQLite transaction; commit on success, roll back on error."""
-        self._connection.execute("BEGIN IMMEDIATE")
+        self._execute("BEGIN IMMEDIATE")
         try:
             yield self
         except BaseException:
-            self._connection.execute("ROLLBACK")
+            self._execute("ROLLBACK")
             raise
-        self._connection.execute("COMMIT")
+        self._execute("COMMIT")
         self._index = None
 
     def people(self) -> list[Person]:
         """Return everyone enrolled, sorted by name."""
-        rows = self._connection.execute(
+        rows = self._execute(
             "SELECT p.name, COUNT(e.id), MIN(e.enrolled_at), MAX(e.enrolled_at) "
             "FROM people p LEFT JOIN embeddings e ON e.person_id = p.id "
             "GROUP BY p.id ORDER BY p.name"
@@ -318,14 +333,14 @@ class Gallery:
             self._person_id(name)
             query += " WHERE p.name = ?"
             parameters = (name,)
-        rows = self._connection.execute(query + " ORDER BY e.id", parameters).fetchall()
+        rows = self._execute(query + " ORDER BY e.id", parameters).fetchall()
         return [
             EmbeddingRecord(row_id, person, source, _parse_box(box), enrolled_at, fingerprint)
             for row_id, person, source, box, enrolled_at, fingerprint in rows
         ]
 
     def _person_id(self, name: str) -> int:
-        row = self._connection.execute("SELECT id FROM people WHERE name = ?", (name,)).fetchone()
+        row = self._execute("SELECT id FROM people WHERE name = ?", (name,)).fetchone()
         if row is None:
             known = [person.name for person in self.people()]
             listing = "nobody yet"
@@ -380,13 +395,13 @@ class Gallery:
 
         now = _now()
         with self.transaction():
-            self._connection.execute(
+            self._execute(
                 "INSERT OR IGNORE INTO people (name, created_at) VALUES (?, ?)", (name, now)
             )
             person_id = self._person_id(name)
             ids = []
             for vector, source, box in zip(embeddings, sources, boxes):
-                cursor = self._connection.execute(
+                cursor = self._execute(
                     "INSERT INTO embeddings (person_id, vector, source, box, enrolled_at, model_fingerprint) "
                     "VALUES (?, ?, ?, ?, ?, ?)",
                     (person_id, vector.astype("<f4").tobytes(), str(source), _format_box(box), now, self.model_fingerprint),
@@ -404,13 +419,13 @@ class Gallery:
         new = validate_name(new)
         with self.transaction():
             person_id = self._person_id(old)
-            name_taken = self._connection.execute("SELECT 1 FROM people WHERE name = ?", (new,)).fetchone()
+            name_taken = self._execute("SELECT 1 FROM people WHERE name = ?", (new,)).fetchone()
             if name_taken:
                 raise ValueError(
                     f"{new!r} is already enrolled in {self.path}; remove that person first or "
                     f"choose another name."
                 )
-            self._connection.execute("UPDATE people SET name = ? WHERE id = ?", (new, person_id))
+            self._execute("UPDATE people SET name = ? WHERE id = ?", (new, person_id))
 
     def remove(self, name: str) -> int:
         """Delete a person and all their embeddings; returns how many embeddings were deleted.
@@ -420,11 +435,11 @@ class Gallery:
         """
         with self.transaction():
             person_id = self._person_id(name)
-            count = self._connection.execute(
+            count = self._execute(
                 "SELECT COUNT(*) FROM embeddings WHERE person_id = ?", (person_id,)
             ).fetchone()[0]
-            self._connection.execute("DELETE FROM embeddings WHERE person_id = ?", (person_id,))
-            self._connection.execute("DELETE FROM people WHERE id = ?", (person_id,))
+            self._execute("DELETE FROM embeddings WHERE person_id = ?", (person_id,))
+            self._execute("DELETE FROM people WHERE id = ?", (person_id,))
         return int(count)
 
     def index(self) -> EmbeddingIndex:
@@ -435,11 +450,11 @@ class Gallery:
         """
         if self.model_fingerprint is None:
             raise ValueError("Open the gallery with the model's fingerprint before searching it.")
-        version = int(self._connection.execute("PRAGMA data_version").fetchone()[0])
+        version = int(self._execute("PRAGMA data_version").fetchone()[0])
         if self._index is not None and self._index_version == version:
             return self._index
 
-        rows = self._connection.execute(
+        rows = self._execute(
             "SELECT e.person_id, e.vector, e.model_fingerprint FROM embeddings e ORDER BY e.id"
         ).fetchall()
         foreign = {fingerprint for _, _, fingerprint in rows} - {self.model_fingerprint}
@@ -449,11 +464,24 @@ class Gallery:
                 f"everyone with this model into a new gallery."
             )
 
-        people = self._connection.execute("SELECT id, name FROM people ORDER BY id").fetchall()
+        people = self._execute("SELECT id, name FROM people ORDER BY id").fetchall()
         position = {person_id: i for i, (person_id, _) in enumerate(people)}
-        dim = self.embedding_dim or 0
-        vectors = np.frombuffer(b"".join(row[1] for row in rows), dtype="<f4").reshape(len(rows), dim)
-        person_ids = np.array([position[row[0]] for row in rows], dtype=np.int64)
+        try:
+            dim = self.embedding_dim or 0
+            vectors = np.frombuffer(b"".join(row[1] for row in rows), dtype="<f4").reshape(len(rows), dim)
+            person_ids = np.array([position[row[0]] for row in rows], dtype=np.int64)
+        except (KeyError, TypeError, ValueError) as error:
+            # Only a file changed outside this package has vectors of the wrong type or length,
+            # or embeddings of a person who no longer exists.
+            raise ValueError(
+                f"The gallery {self.path} is damaged ({type(error).__name__}: {error}); re-enroll everyone "
+                f"into a new gallery."
+            ) from error
+        if not np.all(np.isfinite(vectors)):
+            raise ValueError(
+                f"The gallery {self.path} is damaged: it stores NaN or infinite embeddings; re-enroll "
+                f"everyone into a new gallery."
+            )
         self._index = EmbeddingIndex(vectors.astype(np.float32), person_ids, tuple(name for _, name in people))
         self._index_version = version
         return self._index
@@ -461,6 +489,22 @@ class Gallery:
     def search(self, queries: np.ndarray) -> list[Neighbor]:
         """Return the nearest enrolled person to each query embedding ``(m, dim)`` or ``(dim,)``."""
         return self.index().search(queries)
+
+
+def is_busy(error: sqlite3.Error) -> bool:
+    """Return whether ``error`` means that another connection holds the file."""
+    text = str(error).lower()
+    return "locked" in text or "busy" in text
+
+
+def database_error(path: Path, error: sqlite3.Error) -> ValueError:
+    """Return a ValueError for a SQLite ``error`` on the gallery ``path`` that says what to do."""
+    text = str(error)
+    if is_busy(error):
+        return ValueError(f"The gallery {path} is in use by another process ({text}); try again when it has finished.")
+    if "readonly" in text.replace(" ", "").replace("-", "").lower():
+        return ValueError(f"Cannot write to the gallery {path}: {text}. Check the permissions of the file and its folder.")
+    return ValueError(f"The gallery {path} is damaged ({text}); re-enroll everyone into a new gallery.")
 
 
 def _format_box(box) -> str | None:
@@ -514,6 +558,8 @@ def open_gallery(
         _initialise(connection, path, model_fingerprint, embedding_dim)
     except sqlite3.DatabaseError as error:
         connection.close()
+        if is_busy(error):
+            raise database_error(path, error) from error
         raise ValueError(f"{path} is not a siamese gallery file: {error}.") from error
     except BaseException:
         connection.close()

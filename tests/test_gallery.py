@@ -297,3 +297,56 @@ def test_shared_file_mode_warns(gallery_path, gallery, caplog):
         open_gallery(gallery_path, FINGERPRINT, 2).close()
 
     assert "chmod 600" in caplog.text
+
+
+def _tamper(path, *statements):
+    with sqlite3.connect(path) as connection:
+        for statement in statements:
+            connection.execute(statement)
+
+
+@pytest.mark.parametrize(
+    "statements",
+    [
+        ["UPDATE embeddings SET vector = 'text'"],  # a vector stored as text
+        ["UPDATE embeddings SET vector = substr(vector, 1, 6)"],  # a shortened vector
+        ["DELETE FROM people"],  # embeddings of a person who no longer exists
+        ["UPDATE settings SET value = 'abc' WHERE key = 'embedding_dim'"],
+        ["DROP TABLE people"],
+    ],
+)
+def test_damaged_gallery_named_with_fix(gallery_path, gallery, statements):
+    gallery.add("alice", np.array([[1.0, 0.0]]), ["alice.jpg"])
+    gallery.close()
+    _tamper(gallery_path, "PRAGMA foreign_keys = OFF", *statements)
+
+    with pytest.raises(ValueError, match="re-enroll everyone into a new gallery") as error:
+        with open_gallery(gallery_path, FINGERPRINT) as reopened:
+            reopened.search(np.array([1.0, 0.0]))
+    assert str(gallery_path) in str(error.value)
+
+
+def test_non_finite_stored_vector_rejected(gallery_path, gallery):
+    gallery.add("alice", np.array([[1.0, 0.0]]), ["alice.jpg"])
+    gallery.close()
+    _tamper(gallery_path, f"UPDATE embeddings SET vector = x'{np.array([np.nan, 0], '<f4').tobytes().hex()}'")
+
+    with open_gallery(gallery_path, FINGERPRINT) as reopened, pytest.raises(ValueError, match="NaN or infinite"):
+        reopened.search(np.array([1.0, 0.0]))
+
+
+@pytest.mark.parametrize(
+    "message, advice",
+    [
+        ("database is locked", "in use by another process"),
+        ("attempt to write a readonly database", "Check the permissions"),
+        ("no such table: people", "damaged"),
+    ],
+)
+def test_sqlite_errors_say_what_to_do(tmp_path, message, advice):
+    from siamese.gallery import database_error
+
+    error = database_error(tmp_path / "g.db", sqlite3.OperationalError(message))
+
+    assert advice in str(error)
+    assert str(tmp_path / "g.db") in str(error)
