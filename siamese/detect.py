@@ -20,6 +20,10 @@ from siamese.photos import Photo, photo_from_array, read_photo
 
 logger = logging.getLogger(__name__)
 
+#: Upper bounds of the Haar options; OpenCV rejects larger values with a C++ error.
+MAX_NEIGHBORS = 10_000
+MAX_SIZE = 100_000
+
 DEFAULT_CASCADE = "haarcascade_frontalface_default.xml"
 DETECTOR_KINDS = ("haar", "dnn")
 
@@ -89,12 +93,14 @@ class HaarFaceDetector:
                 f"unavailable. Install opencv-contrib-python-headless (pip install "
                 f"opencv-contrib-python-headless) in place of opencv-python."
             )
-        if not scale_factor > 1.0:
-            raise ValueError(f"scale_factor must be greater than 1; received {scale_factor}.")
-        if int(min_neighbors) != min_neighbors or min_neighbors < 0:
-            raise ValueError(f"min_neighbors must be a non-negative integer; received {min_neighbors}.")
-        if int(min_size) != min_size or min_size < 1:
-            raise ValueError(f"min_size must be a positive number of pixels; received {min_size}.")
+        if not 1.0 < scale_factor < np.inf:
+            raise ValueError(f"scale_factor (--scale-factor) must be a finite number above 1; received {scale_factor}.")
+        if int(min_neighbors) != min_neighbors or not 0 <= min_neighbors <= MAX_NEIGHBORS:
+            raise ValueError(
+                f"min_neighbors (--min-neighbors) must be an integer from 0 to {MAX_NEIGHBORS}; received {min_neighbors}."
+            )
+        if int(min_size) != min_size or not 1 <= min_size <= MAX_SIZE:
+            raise ValueError(f"min_size (--min-size) must be from 1 to {MAX_SIZE} pixels; received {min_size}.")
 
         self.cascade_path = Path(cascade).expanduser() if cascade else default_cascade_path()
         self.scale_factor = float(scale_factor)

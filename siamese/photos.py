@@ -70,6 +70,13 @@ def read_photo(path: str | os.PathLike) -> Photo:
         with Image.open(path) as image:
             image = ImageOps.exif_transpose(image)
             gray, rgb = _pillow_to_arrays(image)
+    except Image.DecompressionBombError:
+        # Pillow refuses images this large as a defence against decompression bombs; OpenCV
+        # would decode it and could exhaust memory, so there is no fallback.
+        raise ValueError(
+            f"The image {path} is too large to read safely (more than {2 * Image.MAX_IMAGE_PIXELS:,} pixels); "
+            f"shrink it first."
+        ) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as pillow_error:
         gray, rgb = _read_with_opencv(path, pillow_error)
 

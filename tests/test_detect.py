@@ -223,6 +223,17 @@ def test_unreadable_photo_names_file(tmp_path):
         read_photo(path)
 
 
+def test_oversized_photo_refused(tmp_path, monkeypatch):
+    from PIL import Image
+
+    path = tmp_path / "huge.png"
+    cv2.imwrite(str(path), np.zeros((100, 100), np.uint8))
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # 10,000 pixels is then a decompression bomb
+
+    with pytest.raises(ValueError, match="huge.png is too large to read safely"):
+        read_photo(path)
+
+
 def test_cascade_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="haarcascade_frontalface_default.xml"):
         HaarFaceDetector(tmp_path / "missing.xml")
@@ -253,7 +264,17 @@ def test_cascade_unavailable_names_fix(monkeypatch):
         HaarFaceDetector()
 
 
-@pytest.mark.parametrize("kwargs", [{"scale_factor": 1.0}, {"min_neighbors": -1}, {"min_size": 0}])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"scale_factor": 1.0},
+        {"scale_factor": float("inf")},
+        {"min_neighbors": -1},
+        {"min_neighbors": 10**20},
+        {"min_size": 0},
+        {"min_size": 99_999_999_999},
+    ],
+)
 def test_cascade_options_validated(kwargs):
     with pytest.raises(ValueError):
         HaarFaceDetector(**kwargs)
@@ -377,3 +398,13 @@ def test_detect_cli_refuses_input_as_output(photos, tmp_path, capsys):
     assert code == 2
     assert "overwrite" in capsys.readouterr().err
     assert copy.read_bytes() == (photos / "one_face_street.jpg").read_bytes()
+
+
+def test_detect_cli_folder_named_like_an_image(photos, tmp_path):
+    folder = tmp_path / "results.jpg"
+    folder.mkdir()
+
+    code = main(["detect", str(photos / "one_face_street.jpg"), "--output", str(folder)])
+
+    assert code == 0
+    assert (folder / "one_face_street.detect.jpg").is_file()

@@ -147,17 +147,19 @@ def _check_photos_exist(paths: list[str]) -> list[Path]:
 def _annotated_paths(photos: list[Path], output: str, tag: str) -> list[Path]:
     """Choose one output path per photo, never an input path and never the same twice.
 
-    ``output`` is a folder, or a file name (with an image suffix) when there is one photo.
+    ``output`` is a folder, or a file name (with an image suffix) when there is one photo. An
+    existing folder counts as a folder whatever its name ends in.
     """
     from siamese.photos import COLOUR_SUFFIXES, colour_suffix
 
     target = Path(output).expanduser()
-    if target.suffix.lower() in COLOUR_SUFFIXES and len(photos) > 1:
+    is_file_name = target.suffix.lower() in COLOUR_SUFFIXES and not target.is_dir()
+    if is_file_name and len(photos) > 1:
         raise ValueError(
             f"--output {target} is an image file name, but {len(photos)} photos were given; pass "
             f"a folder for several photos."
         )
-    if target.suffix.lower() in COLOUR_SUFFIXES:
+    if is_file_name:
         paths = [target]
     else:
         if target.exists() and not target.is_dir():
