@@ -374,6 +374,7 @@ def test_cli_enroll_identify_json(model_dir, tmp_path, capsys):
     assert code == 0
     [result] = json.loads(capsys.readouterr().out)
     assert result["path"] == str(query)
+    assert result["threshold"] == pytest.approx(json.loads((model_dir / "metrics.json").read_text())["identify_threshold"], abs=1e-4)
     assert len(result["faces"]) == 2
     for face, box in zip(result["faces"], boxes):
         assert set(face) == {"box", "score", "name", "distance", "nearest"}

@@ -158,7 +158,9 @@ def test_video_cli_end_to_end(recognizer, clip, gallery_path, tmp_path, capsys):
     )
 
     assert code == 0
-    assert f"Processed {FRAMES} frames" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert f"Processed {FRAMES} frames" in printed
+    assert f"Threshold: {recognizer.require_identify_threshold():.3f}" in printed
 
     capture = cv2.VideoCapture(str(output / "clip.identify.avi"))
     written = 0

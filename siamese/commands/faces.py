@@ -371,6 +371,7 @@ def run_identify(args: argparse.Namespace) -> int:
     recognizer = _make_recognizer(args)
     recognizer.require_threshold()
 
+    threshold = recognizer.require_identify_threshold()
     results = []
     with recognizer.open_gallery(args.gallery) as gallery:
         for index, path in enumerate(_progress(photos, "Identifying")):
@@ -379,6 +380,7 @@ def run_identify(args: argparse.Namespace) -> int:
             results.append(
                 {
                     "path": str(path),
+                    "threshold": round(threshold, 4),
                     "faces": [
                         {
                             "box": list(m.box),
@@ -407,7 +409,7 @@ def run_identify(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(results, indent=2))
     else:
-        print(f"Threshold: {recognizer.require_identify_threshold():.3f}")
+        print(f"Threshold: {threshold:.3f}")
     if annotated is not None:
         logger.info("Annotated images: %s", ", ".join(str(path) for path in annotated))
     return 0
@@ -524,6 +526,7 @@ def run_video(args: argparse.Namespace) -> int:
 
     seen = ", ".join(f"{name} ({frames} frames)" for name, frames in sorted(summary.name_frames.items())) or "no faces"
     print(f"Processed {summary.frames} frames (source at {summary.fps:.1f} fps); names shown: {seen}")
+    print(f"Threshold: {recognizer.require_identify_threshold():.3f}")
     if summary.output_video is not None:
         print(f"Annotated video: {summary.output_video}")
     print(f"Per-frame JSON: {summary.output_json}")
