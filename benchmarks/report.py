@@ -105,8 +105,9 @@ def report_missing_att_dir(name: str, data: str | None) -> bool:
 def run_benchmark(name: str, run: Callable, args, logger: logging.Logger) -> int:
     """Call ``run(args)`` with log lines routed around progress bars, and return an exit status.
 
-    ``ValueError``, ``FileNotFoundError``, ``FileExistsError`` and ``NotADirectoryError`` (an
-    output folder that is a file) print ``NAME: error: MESSAGE`` to stderr and return 2.
+    ``ValueError``, ``FileNotFoundError``, ``FileExistsError``, ``NotADirectoryError`` (an
+    output folder that is a file) and ``PermissionError`` (an output folder that may not be
+    written) print ``NAME: error: MESSAGE`` to stderr and return 2.
     Otherwise the total time is logged and 0 is returned.
     """
     from tqdm.contrib.logging import logging_redirect_tqdm
@@ -115,7 +116,7 @@ def run_benchmark(name: str, run: Callable, args, logger: logging.Logger) -> int
     try:
         with logging_redirect_tqdm():
             run(args)
-    except (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError) as error:
+    except (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError, PermissionError) as error:
         print(f"{name}: error: {error}", file=sys.stderr)
         return 2
     logger.info("Finished in %.1f s; results in %s", time.perf_counter() - started, args.out)
@@ -123,9 +124,16 @@ def run_benchmark(name: str, run: Callable, args, logger: logging.Logger) -> int
 
 
 def check_out_folder(parser, out: str) -> None:
-    """Exit through ``parser.error`` when ``out`` (the ``--out`` value) is an existing file."""
-    if Path(out).exists() and not Path(out).is_dir():
+    """Exit through ``parser.error`` unless ``out`` (the ``--out`` value) can become a folder.
+
+    That rules out an existing file, and a path below a file, before any work is done.
+    """
+    path = Path(out).expanduser()
+    if path.exists() and not path.is_dir():
         parser.error(f"--out must be a folder; {out} is a file. Choose another path.")
+    blocking = next((parent for parent in path.parents if parent.exists() and not parent.is_dir()), None)
+    if blocking is not None:
+        parser.error(f"--out {out} lies below {blocking}, which is a file. Choose another path.")
 
 
 def benchmark_main(

@@ -199,6 +199,8 @@ def run(args: argparse.Namespace) -> dict:
                 records += identify_scenes(recognizer, att_dir, seed, stranger, Path(folder) / f"{seed}_{stranger}.db")
 
     enrolled = [record for record in records if record["enrolled"]]
+    if not enrolled:
+        logger.warning("The detector found none of the enrolled faces, so there is nothing to score; check --data.")
     sources = list(thresholds.items()) + [("--thresholds", value) for value in args.thresholds]
     result = {
         "header": run_header("benchmarks.scenes", args.argv),
@@ -209,7 +211,7 @@ def run(args: argparse.Namespace) -> dict:
             "enrolled_found": len(enrolled),
             "strangers_pasted": len(args.seeds) * len(UNSEEN) * 9,
             "strangers_found": len(records) - len(enrolled),
-            "nearest_right": float(np.mean([r["nearest"] == r["subject"] for r in enrolled])) if enrolled else 0.0,
+            "nearest_right": share([r["nearest"] == r["subject"] for r in enrolled]),
         },
         "rows": [{"source": source, **rates_at(records, value)} for source, value in sources],
         "faces": records,

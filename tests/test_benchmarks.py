@@ -333,6 +333,17 @@ def test_errors_rejects_file_as_out(tmp_path, capsys):
     assert f"{existing} is a file" in capsys.readouterr().err
 
 
+def test_out_below_a_file_rejected_before_work(tmp_path, capsys):
+    from benchmarks.errors import main
+
+    existing = tmp_path / "results.txt"
+    existing.write_text("not a folder")
+    with pytest.raises(SystemExit) as raised:
+        main(["--out", str(existing / "run")])
+    assert raised.value.code == 2
+    assert f"lies below {existing}, which is a file" in capsys.readouterr().err
+
+
 def test_accuracy_reports_file_as_out(att_dir, tmp_path, capsys):
     from benchmarks.accuracy import main
 
