@@ -227,9 +227,10 @@ class Recognizer:
         with the reason. A model folder without a valid ``identify_threshold`` identifies with
         ``threshold`` and logs a warning the first time it identifies.
         """
+        path = resolve_model_path(model_path)  # before TensorFlow loads, so a wrong path fails fast
+
         from siamese.model import load_model
 
-        path = resolve_model_path(model_path)
         identify_threshold = threshold
         note = None
         problem = None
