@@ -1,8 +1,8 @@
 """Hide the lines that TensorFlow's C++ runtime writes to stderr while it is imported.
 
 TensorFlow 2.21 writes "All log messages before absl::InitializeLog() is called are written to
-STDERR" and a notice that oneDNN custom operations are on, twice each, whatever
-``TF_CPP_MIN_LOG_LEVEL`` says, because they come before its logging is set up. They are
+STDERR" and a notice that oneDNN custom operations are on, twice each, at any
+value of ``TF_CPP_MIN_LOG_LEVEL``, because they come before its logging is set up. They are
 written by C++ code straight to file descriptor 2, so Python's ``sys.stderr`` cannot catch
 them. :func:`install` adds an import hook that points descriptor 2 at ``/dev/null`` while the
 ``tensorflow`` package itself is imported, and only then.
