@@ -231,6 +231,9 @@ def validate_name(name: str) -> str:
         raise ValueError(f"A person's name must be at most {MAX_NAME_LENGTH} characters; received {len(cleaned)}.")
     if cleaned.lower() == UNKNOWN:
         raise ValueError(f"The name {UNKNOWN!r} is reserved for faces that match nobody; choose another name.")
+    if not cleaned.isprintable():
+        # A newline or other control character would split or garble `gallery list` and the labels.
+        raise ValueError(f"A person's name must not contain line breaks or control characters; received {cleaned!r}.")
     return cleaned
 
 

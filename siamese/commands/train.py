@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from siamese.commands.options import add_training_options, training_config
 
@@ -55,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
         config,
         overwrite=args.overwrite,
         download=not args.no_download,
-        verbose=2 if args.quiet else "auto",
+        # One line per epoch when asked, or when stdout goes to a file, where a live bar is noise.
+        verbose=2 if args.quiet or not sys.stdout.isatty() else "auto",
     )
     print()
     print(summary_table(result.metrics))
