@@ -107,7 +107,7 @@ def add_training_options(parser: argparse.ArgumentParser, *, single_optimizer: b
         "images; 0 trains on the real people alone (default: %(default)s)",
     )
     group.add_argument("--no-augment", action="store_true", help="train without random augmentation")
-    group.add_argument("--quiet", action="store_true", help="one line per epoch instead of a progress bar (the default when output goes to a file)")
+    group.add_argument("--quiet", action="store_true", help="show less progress output (one line per epoch instead of a progress bar)")
 
 
 def training_config(args: argparse.Namespace, **overrides):
