@@ -32,8 +32,7 @@ from benchmarks.report import (
     format_number,
     markdown_table,
     run_header,
-    write_atomic,
-    write_json,
+    write_results,
 )
 from siamese.data import DEFAULT_IMAGE_SIZE, FaceDataset, load_att_faces
 
@@ -232,8 +231,7 @@ def run(args: argparse.Namespace) -> list[dict]:
                 folds.append(record)
             results.append(summarize(method, protocol, folds, header))
 
-            write_json(out / "results.json", results)
-            write_atomic(out / "results.md", results_markdown(results, header, skipped))
+            write_results(out, results, results_markdown(results, header, skipped))
     return results
 
 

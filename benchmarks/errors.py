@@ -25,8 +25,6 @@ import logging
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from benchmarks.accuracy import train_config
 from benchmarks.protocols import N_FOLDS, protocol_splits
 from benchmarks.report import (
@@ -36,8 +34,7 @@ from benchmarks.report import (
     format_number,
     markdown_table,
     run_header,
-    write_atomic,
-    write_json,
+    write_results,
 )
 from siamese.data import FaceDataset, load_att_faces
 
@@ -141,8 +138,7 @@ def run(args: argparse.Namespace) -> list[dict]:
             args.protocol, fold, record["one_shot_accuracy"], worst["subject"], worst["error"],
         )
         records.append(record)
-        write_json(out / "results.json", {"header": header, "folds": records})
-        write_atomic(out / "results.md", results_markdown(records, header))
+        write_results(out, {"header": header, "folds": records}, results_markdown(records, header))
     return records
 
 

@@ -31,9 +31,9 @@ from benchmarks.report import (
     format_number,
     markdown_table,
     run_header,
-    write_atomic,
-    write_json,
+    write_results,
 )
+from benchmarks.thresholds import add_model_options, thresholds_to_score
 
 logger = logging.getLogger("benchmarks.photos")
 
@@ -63,19 +63,13 @@ def pair_counts(distances: list[float], thresholds: list[tuple[str, float]]) -> 
 
 def run(args: argparse.Namespace) -> dict:
     """Embed every face in the photo folder and count the different-person pairs below each threshold."""
-    from benchmarks.scenes import model_thresholds
     from siamese.photos import read_photo
     from siamese.recognize import Recognizer, resolve_model_path
 
     folder = photo_folder(args.photos)
     photos = sorted(path for path in folder.iterdir() if path.suffix.lower() in PHOTO_SUFFIXES)
     model_path = resolve_model_path(args.model)
-    thresholds = list(model_thresholds(model_path).items()) + [("--thresholds", value) for value in args.thresholds]
-    if not thresholds:
-        raise ValueError(
-            f"No threshold to score: the model folder of {model_path} has no usable metrics.json. "
-            f"Pass --thresholds DISTANCE [DISTANCE ...], or use a model folder written by `siamese train`."
-        )
+    thresholds = thresholds_to_score(model_path, args.thresholds)
 
     recognizer = Recognizer.from_path(model_path, threshold=1e9)
     faces, crops = [], []
@@ -105,10 +99,7 @@ def run(args: argparse.Namespace) -> dict:
         "pairs": pairs,
     }
 
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "results.json", result)
-    write_atomic(out / "results.md", results_markdown(result))
+    write_results(args.out, result, results_markdown(result))
     for row in result["rows"]:
         logger.info("%s %.3f: %d of %d different-person pairs below", row["source"], row["threshold"],
                     row["pairs_below"], row["pairs"])
@@ -135,21 +126,14 @@ def results_markdown(result: dict) -> str:
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    from siamese.commands.options import positive_float
-
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.photos",
         description="Embed every face in a folder of photos of different people and count the pairs that fall "
         "below the model's thresholds (false matches).",
     )
-    parser.add_argument("--out", required=True, help="folder for results.json and results.md")
-    parser.add_argument("--model", default=None,
-                        help="model.keras (default: $SIAMESE_MODEL, then runs/latest/model.keras)")
+    add_model_options(parser, "model.keras")
     parser.add_argument("--photos", default=None,
                         help=f"folder of photos, every face a different person (default: ${PHOTO_ENV_VAR})")
-    parser.add_argument("--thresholds", nargs="+", type=positive_float, default=[], metavar="DISTANCE",
-                        help="more thresholds to report, besides the two in the model's metrics.json")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log debugging details")
     args = parser.parse_args(argv)
     args.argv = argv
     check_out_folder(parser, args.out)

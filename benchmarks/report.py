@@ -35,6 +35,13 @@ def write_json(path: str | os.PathLike, value) -> None:
     write_atomic(path, json.dumps(value, indent=2) + "\n")
 
 
+def write_results(out: str | os.PathLike, value, markdown: str) -> None:
+    """Write ``results.json`` and ``results.md`` into the folder ``out``, creating it, each atomically."""
+    Path(out).mkdir(parents=True, exist_ok=True)
+    write_json(Path(out) / "results.json", value)
+    write_atomic(Path(out) / "results.md", markdown)
+
+
 def machine_description() -> dict:
     """Return the CPU model, logical core count, Python and platform of this machine."""
     model = platform.processor() or "unknown"

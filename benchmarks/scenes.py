@@ -31,9 +31,9 @@ from benchmarks.report import (
     format_number,
     markdown_table,
     run_header,
-    write_atomic,
-    write_json,
+    write_results,
 )
+from benchmarks.thresholds import add_model_options, thresholds_to_score
 
 logger = logging.getLogger("benchmarks.scenes")
 
@@ -116,27 +116,6 @@ def rates_at(records: list[dict], threshold: float) -> dict:
     }
 
 
-def model_thresholds(model_path: Path) -> dict[str, float]:
-    """Return the usable thresholds in ``metrics.json`` beside the model, by name.
-
-    A missing file, a missing key or an invalid value is logged and left out.
-    """
-    from siamese.recognize import load_threshold
-
-    found = {}
-    for key in ("threshold", "identify_threshold"):
-        try:
-            found[key] = load_threshold(model_path, key)
-        except FileNotFoundError:
-            logger.warning("No metrics.json beside %s, so only --thresholds are scored.", model_path)
-            break
-        except KeyError:
-            logger.warning("The metrics.json beside %s has no '%s'; it is left out.", model_path, key)
-        except ValueError as error:
-            logger.warning("%s; it is left out.", str(error).split(";")[0])
-    return found
-
-
 def check_att_images(att_dir: Path) -> None:
     """Raise FileNotFoundError unless images 1–10 of s36–s40 are in ``att_dir``."""
     missing = [f"{subject}/{number}.pgm" for subject in UNSEEN for number in range(1, 11)
@@ -178,12 +157,7 @@ def run(args: argparse.Namespace) -> dict:
     att_dir = resolve_att_dir(args.data)
     check_att_images(att_dir)
     model_path = resolve_model_path(args.model)
-    thresholds = model_thresholds(model_path)
-    if not thresholds and not args.thresholds:
-        raise ValueError(
-            f"No threshold to score: the model folder of {model_path} has no usable metrics.json. "
-            f"Pass --thresholds DISTANCE [DISTANCE ...], or use a model folder written by `siamese train`."
-        )
+    sources = thresholds_to_score(model_path, args.thresholds)
 
     # One log line per enrolled face would bury the results.
     if not args.verbose:
@@ -201,7 +175,6 @@ def run(args: argparse.Namespace) -> dict:
     enrolled = [record for record in records if record["enrolled"]]
     if not enrolled:
         logger.warning("The detector found none of the enrolled faces, so there is nothing to score; check --data.")
-    sources = list(thresholds.items()) + [("--thresholds", value) for value in args.thresholds]
     result = {
         "header": run_header("benchmarks.scenes", args.argv),
         "model": str(model_path),
@@ -216,10 +189,7 @@ def run(args: argparse.Namespace) -> dict:
         "rows": [{"source": source, **rates_at(records, value)} for source, value in sources],
         "faces": records,
     }
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "results.json", result)
-    write_atomic(out / "results.md", results_markdown(result))
+    write_results(args.out, result, results_markdown(result))
     for row in result["rows"]:
         logger.info(
             "%s %.3f: enrolled named correctly %s, unknown %s, wrong name %s; strangers named %s",
@@ -229,21 +199,14 @@ def run(args: argparse.Namespace) -> dict:
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    from siamese.commands.options import positive_float
-
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.scenes",
         description="Enroll four of s36–s40 from one synthetic scene each and identify them, and the fifth as a "
         "stranger, in 18 scenes per seed; report named, unknown and wrong names at each threshold.",
     )
-    parser.add_argument("--out", required=True, help="folder for results.json and results.md")
-    parser.add_argument("--model", default=None,
-                        help="model.keras trained on s1–s35 (default: $SIAMESE_MODEL, then runs/latest/model.keras)")
+    add_model_options(parser, "model.keras trained on s1–s35")
     parser.add_argument("--data", default=None, help="AT&T folder (default: $SIAMESE_ATT_DIR, then data/att_faces)")
     parser.add_argument("--seeds", nargs="+", type=int, default=[7, 8], metavar="SEED", help="scene seeds (default: 7 8)")
-    parser.add_argument("--thresholds", nargs="+", type=positive_float, default=[], metavar="DISTANCE",
-                        help="more thresholds to report, besides the two in the model's metrics.json")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log debugging details")
     args = parser.parse_args(argv)
     args.argv = argv
 

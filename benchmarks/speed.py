@@ -29,8 +29,7 @@ from benchmarks.report import (
     format_number,
     markdown_table,
     run_header,
-    write_atomic,
-    write_json,
+    write_results,
 )
 from siamese.data import load_att_faces, resolve_att_dir
 
@@ -354,8 +353,7 @@ def run(args: argparse.Namespace) -> dict:
     results = {"run": run_header("benchmarks.speed", args.argv), "skipped": {}}
 
     def save():
-        write_json(out / "results.json", results)
-        write_atomic(out / "results.md", results_markdown(results))
+        write_results(out, results, results_markdown(results))
 
     dataset = None
     if "training" in args.sections or "embedding" in args.sections or "identify" in args.sections:
