@@ -399,6 +399,65 @@ class EnrolledFace:
     embedding_id: int
 
 
+@dataclass(frozen=True)
+class PreparedFaces:
+    """The faces of one person's photos, read and embedded but not yet stored.
+
+    Attributes:
+        sources: one description (path) per photo.
+        boxes: the face box ``(x, y, width, height)`` used in each photo, ``None`` for whole images.
+        embeddings: float32 ``(photos, embedding_dim)``.
+        fingerprint: the fingerprint of the model that embedded them.
+    """
+
+    sources: list[str]
+    boxes: list[tuple[int, int, int, int] | None]
+    embeddings: np.ndarray
+    fingerprint: str
+
+
+def prepare_enrollment(
+    recognizer: Recognizer,
+    images: list[ImageInput],
+    strict: bool = False,
+    whole_image: bool = False,
+    progress: bool = False,
+) -> PreparedFaces:
+    """Read every photo, find its face and embed it; nothing is written.
+
+    Args: as :func:`enroll`.
+
+    Raises:
+        ValueError: no photos, or a photo has no face (the message names it).
+        FileNotFoundError: a photo does not exist.
+    """
+    if not images:
+        raise ValueError("Enrollment needs at least one photo; received none.")
+
+    faces, sources = [], []
+    for image in tqdm(images, desc="Reading photos", unit="photo", disable=not progress or len(images) < 2):
+        photo = as_photo(image)
+        faces.append(recognizer.single_face(photo, strict, whole_image))
+        sources.append(photo.source)
+
+    embeddings = recognizer.embed([face.crop for face in faces])
+    boxes = [None if whole_image else face.box for face in faces]
+    return PreparedFaces(sources, boxes, embeddings, recognizer.fingerprint)
+
+
+def store_enrollment(gallery: Gallery, name: str, prepared: PreparedFaces) -> list[EnrolledFace]:
+    """Add ``prepared`` faces to ``gallery`` under ``name`` in one transaction.
+
+    Raises:
+        ValueError: the gallery was opened for another model, or the name is invalid.
+    """
+    if gallery.model_fingerprint != prepared.fingerprint:
+        raise ValueError("The gallery was opened for another model; open it with recognizer.open_gallery().")
+
+    ids = gallery.add(name, prepared.embeddings, prepared.sources, prepared.boxes)
+    return [EnrolledFace(source, box, row_id) for source, box, row_id in zip(prepared.sources, prepared.boxes, ids)]
+
+
 def enroll(
     recognizer: Recognizer,
     gallery: Gallery,
@@ -410,9 +469,9 @@ def enroll(
 ) -> list[EnrolledFace]:
     """Add a person to the gallery from one or more photos, all or none.
 
-    Every photo is read and embedded first, then all embeddings are written in one
-    transaction, so an unreadable photo, a photo without a face, or an interruption leaves
-    the gallery unchanged.
+    Every photo is read and embedded first (:func:`prepare_enrollment`), then all embeddings
+    are written in one transaction (:func:`store_enrollment`), so an unreadable photo, a photo
+    without a face, or an interruption leaves the gallery unchanged.
 
     Args:
         recognizer: supplies the detector and network; its fingerprint must match the gallery.
@@ -427,18 +486,8 @@ def enroll(
         ValueError: no photos, or a photo has no face (the message names it).
         FileNotFoundError: a photo does not exist.
     """
-    if not images:
-        raise ValueError("Enrollment needs at least one photo; received none.")
     if gallery.model_fingerprint != recognizer.fingerprint:
         raise ValueError("The gallery was opened for another model; open it with recognizer.open_gallery().")
 
-    faces, sources = [], []
-    for image in tqdm(images, desc="Reading photos", unit="photo", disable=not progress or len(images) < 2):
-        photo = as_photo(image)
-        faces.append(recognizer.single_face(photo, strict, whole_image))
-        sources.append(photo.source)
-
-    embeddings = recognizer.embed([face.crop for face in faces])
-    boxes = [None if whole_image else face.box for face in faces]
-    ids = gallery.add(name, embeddings, sources, boxes)
-    return [EnrolledFace(source, box, row_id) for source, box, row_id in zip(sources, boxes, ids)]
+    prepared = prepare_enrollment(recognizer, images, strict, whole_image, progress)
+    return store_enrollment(gallery, name, prepared)

@@ -399,6 +399,22 @@ def test_cli_failed_first_enroll_leaves_no_gallery(model_dir, tmp_path, capsys):
     assert not database.exists()
 
 
+def test_cli_failed_enroll_keeps_existing_gallery(model_dir, tmp_path, capsys):
+    model = str(model_dir / "model.keras")
+    database = tmp_path / "gallery.db"
+    photo = tmp_path / "s36.png"
+    _write_scene(photo, ["s36"], 1, seed=4)
+    assert main(["enroll", "s36", str(photo), "--gallery", str(database), "--model", model]) == 0
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a photo\n")
+
+    assert main(["enroll", "bob", str(photo), str(notes), "--gallery", str(database), "--model", model]) == 2
+
+    capsys.readouterr()
+    assert main(["gallery", "list", "--gallery", str(database), "--json"]) == 0
+    assert [person["name"] for person in json.loads(capsys.readouterr().out)] == ["s36"]
+
+
 def test_cli_threshold_override(model_dir, tmp_path, capsys):
     model = str(model_dir / "model.keras")
     database = str(tmp_path / "gallery.db")

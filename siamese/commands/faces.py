@@ -307,29 +307,23 @@ def _register_enroll(subparsers) -> None:
 
 
 def run_enroll(args: argparse.Namespace) -> int:
-    from siamese.recognize import Recognizer, enroll
+    from siamese.gallery import validate_name
+    from siamese.recognize import Recognizer, prepare_enrollment, store_enrollment
 
     photos = _check_photos_exist(args.photos)
+    name = validate_name(args.name)
     recognizer: Recognizer = _make_recognizer(args)
 
-    gallery_path = Path(args.gallery).expanduser()
-    is_new = not gallery_path.exists()
-    try:
-        with recognizer.open_gallery(gallery_path, create=True) as gallery:
-            enrolled = enroll(
-                recognizer, gallery, args.name, photos, strict=args.strict, whole_image=args.whole_image, progress=True
-            )
-            total = next(person.n_embeddings for person in gallery.people() if person.name == args.name.strip())
-    except BaseException:
-        # Enrollment is all or nothing, so a failed first enrollment leaves no empty gallery behind.
-        if is_new:
-            gallery_path.unlink(missing_ok=True)
-        raise
-
+    # Every photo is read and embedded before the gallery is opened, so a failure never
+    # leaves a new, empty gallery file behind.
+    prepared = prepare_enrollment(recognizer, photos, strict=args.strict, whole_image=args.whole_image, progress=True)
+    with recognizer.open_gallery(args.gallery, create=True) as gallery:
+        enrolled = store_enrollment(gallery, name, prepared)
+        total = next(person.n_embeddings for person in gallery.people() if person.name == name)
     for face in enrolled:
         where = "whole image" if face.box is None else f"face at {_format_box(face.box)}"
         print(f"  {face.source}: {where}")
-    print(f"Enrolled {args.name.strip()} from {len(enrolled)} photo(s) into {args.gallery}; {total} embedding(s) stored.")
+    print(f"Enrolled {name} from {len(enrolled)} photo(s) into {args.gallery}; {total} embedding(s) stored.")
     return 0
 
 
