@@ -10,7 +10,7 @@ import os
 # TensorFlow prints several lines of start-up notices on import; keep warnings and errors.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-# A few of those notices ignore that setting; hide them too (see siamese.quiet_import).
+# A few of those notices ignore that setting; filter them too (see siamese.quiet_import).
 from siamese import quiet_import  # noqa: E402
 
 quiet_import.install()

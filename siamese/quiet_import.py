@@ -1,14 +1,17 @@
-"""Hide the lines that TensorFlow's C++ runtime writes to stderr while it is imported.
+"""Filter the lines that TensorFlow's C++ runtime writes to stderr while it is imported.
 
 TensorFlow 2.21 writes "All log messages before absl::InitializeLog() is called are written to
-STDERR" and a notice that oneDNN custom operations are on, twice each, at any
-value of ``TF_CPP_MIN_LOG_LEVEL``, because they come before its logging is set up. They are
-written by C++ code straight to file descriptor 2, so Python's ``sys.stderr`` cannot catch
-them. :func:`install` adds an import hook that points descriptor 2 at ``/dev/null`` while the
-``tensorflow`` package itself is imported, and only then.
+STDERR" and an INFO line saying that oneDNN custom operations are on, twice each, at any
+value of ``TF_CPP_MIN_LOG_LEVEL``, because they come before its logging is set up. C++ code
+writes them straight to file descriptor 2, so Python's ``sys.stderr`` cannot catch them.
 
-The hook follows ``TF_CPP_MIN_LOG_LEVEL``: at 0 (show everything) it hides nothing. Python
-exceptions raised by the import still reach the caller, after stderr is restored.
+:func:`install` adds an import hook that points descriptor 2 at a temporary file while the
+``tensorflow`` package itself is imported. Afterwards every captured line is written back to
+stderr except TensorFlow log lines below ``TF_CPP_MIN_LOG_LEVEL`` (0 INFO, 1 WARNING, 2 ERROR,
+3 FATAL, read from their ``I``/``W``/``E``/``F`` prefix) and the absl notice above, which is
+dropped at level 1 or more. Python warnings, errors and anything else pass through, later
+but unchanged. At level 0 nothing is captured. Output of a process that dies during the
+import is lost.
 """
 
 from __future__ import annotations
@@ -17,37 +20,86 @@ import contextlib
 import importlib.abc
 import importlib.machinery
 import os
+import re
 import sys
+import tempfile
 
-#: The package whose import is silenced.
+#: The package whose import is filtered.
 PACKAGE = "tensorflow"
+
+#: The notice absl prints before its logging starts, whatever the level.
+ABSL_NOTICE = "All log messages before absl::InitializeLog() is called are written to STDERR"
+
+#: An absl or glog log line: severity letter, then ``MMDD HH:MM:SS``.
+LOG_LINE = re.compile(r"^([IWEF])\d{4} \d\d:\d\d:\d\d")
+
+SEVERITIES = "IWEF"
+
+
+def min_log_level() -> int:
+    """Return ``TF_CPP_MIN_LOG_LEVEL`` as TensorFlow reads it: an integer, 0 when unset or invalid."""
+    try:
+        return int(os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0"))
+    except ValueError:
+        return 0
+
+
+def kept_lines(text: str, level: int) -> str:
+    """Return ``text`` without the TensorFlow log lines below ``level`` and the absl notice."""
+    kept = []
+    for line in text.splitlines(keepends=True):
+        match = LOG_LINE.match(line)
+        if match and SEVERITIES.index(match.group(1)) < level:
+            continue
+        if level >= 1 and ABSL_NOTICE in line:
+            continue
+        kept.append(line)
+    return "".join(kept)
 
 
 @contextlib.contextmanager
-def stderr_descriptor_silenced():
-    """Point file descriptor 2 at the null device inside the block, then restore it."""
+def stderr_filtered(level: int):
+    """Capture file descriptor 2 inside the block, then write back what :func:`kept_lines` keeps.
+
+    When descriptor 2 cannot be captured (stderr closed, no temporary folder), the block
+    runs with stderr untouched.
+    """
     try:
-        sys.stderr.flush()
+        if sys.stderr is not None:
+            sys.stderr.flush()
         saved = os.dup(2)
-    except (OSError, ValueError):  # no usable descriptor 2, such as some embedded interpreters
+    except (OSError, ValueError):
+        yield
+        return
+    try:
+        capture = tempfile.TemporaryFile()
+    except OSError:
+        os.close(saved)
         yield
         return
 
-    null = os.open(os.devnull, os.O_WRONLY)
     try:
-        os.dup2(null, 2)
+        os.dup2(capture.fileno(), 2)
         yield
     finally:
+        if sys.stderr is not None:
+            with contextlib.suppress(OSError, ValueError):
+                sys.stderr.flush()
         os.dup2(saved, 2)
-        os.close(null)
         os.close(saved)
+        capture.seek(0)
+        text = kept_lines(capture.read().decode("utf-8", errors="replace"), level)
+        capture.close()
+        if text:
+            os.write(2, text.encode("utf-8"))
 
 
-class _QuietLoader(importlib.abc.Loader):
-    """Wraps the real loader of ``tensorflow`` so that its module code runs with stderr silenced."""
+class _FilteringLoader(importlib.abc.Loader):
+    """Wraps the real loader of ``tensorflow`` so that its module code runs with stderr filtered."""
 
-    def __init__(self, loader):
+    def __init__(self, loader, level: int):
         self._loader = loader
+        self._level = level
 
     def create_module(self, spec):
         return self._loader.create_module(spec)
@@ -56,29 +108,30 @@ class _QuietLoader(importlib.abc.Loader):
         # Give the module its real loader back first, for code that reads resources through it.
         module.__loader__ = self._loader
         module.__spec__.loader = self._loader
-        with stderr_descriptor_silenced():
+        with stderr_filtered(self._level):
             self._loader.exec_module(module)
 
     def __getattr__(self, name):
         return getattr(self._loader, name)
 
 
-class _QuietFinder(importlib.abc.MetaPathFinder):
-    """Finds ``tensorflow`` as usual, then swaps in :class:`_QuietLoader`."""
+class _FilteringFinder(importlib.abc.MetaPathFinder):
+    """Finds ``tensorflow`` as usual, then swaps in :class:`_FilteringLoader`."""
 
     def find_spec(self, name, path=None, target=None):
         if name != PACKAGE:
             return None
+        level = min_log_level()
         spec = importlib.machinery.PathFinder.find_spec(name, path)
-        if spec is None or spec.loader is None:
+        if spec is None or spec.loader is None or level == 0:
             return spec
-        spec.loader = _QuietLoader(spec.loader)
+        spec.loader = _FilteringLoader(spec.loader, level)
         return spec
 
 
 def install() -> None:
-    """Silence the next import of ``tensorflow``, unless it is loaded or TF_CPP_MIN_LOG_LEVEL is 0."""
-    if PACKAGE in sys.modules or os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0") == "0":
+    """Filter stderr during the next import of ``tensorflow``, unless it is already loaded."""
+    if PACKAGE in sys.modules:
         return
-    if not any(isinstance(finder, _QuietFinder) for finder in sys.meta_path):
-        sys.meta_path.insert(0, _QuietFinder())
+    if not any(isinstance(finder, _FilteringFinder) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _FilteringFinder())
