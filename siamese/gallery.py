@@ -494,20 +494,38 @@ class Gallery:
         return self.index().search(queries)
 
 
+def error_name(error: sqlite3.Error) -> str:
+    """Return SQLite's name for ``error``'s code, such as ``SQLITE_BUSY``; ``""`` when unknown."""
+    return getattr(error, "sqlite_errorname", None) or ""
+
+
 def is_busy(error: sqlite3.Error) -> bool:
     """Return whether ``error`` means that another connection holds the file."""
+    name = error_name(error)
+    if name:
+        return name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED"))
     text = str(error).lower()
     return "locked" in text or "busy" in text
 
 
 def database_error(path: Path, error: sqlite3.Error) -> ValueError:
-    """Return a ValueError for a SQLite ``error`` on the gallery ``path`` that says what to do."""
+    """Return a ValueError for a SQLite ``error`` on the gallery ``path`` that says what to do.
+
+    Only SQLite's codes for a damaged file, or a missing table or column, advise enrolling
+    again; a full disk, an I/O error or missing permissions leave the gallery as it was.
+    """
     text = str(error)
+    name = error_name(error)
     if is_busy(error):
         return ValueError(f"The gallery {path} is in use by another process ({text}); try again when it has finished.")
-    if "readonly" in text.replace(" ", "").replace("-", "").lower():
+    if name.startswith("SQLITE_READONLY") or (not name and "readonly" in text.replace(" ", "").lower()):
         return ValueError(f"Cannot write to the gallery {path}: {text}. Check the permissions of the file and its folder.")
-    return ValueError(f"The gallery {path} is damaged ({text}); re-enroll everyone into a new gallery.")
+    if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")) or name == "SQLITE_ERROR" or not name:
+        return ValueError(f"The gallery {path} is damaged ({text}); re-enroll everyone into a new gallery.")
+    return ValueError(
+        f"Cannot use the gallery {path}: {text} ({name}). The gallery is unchanged; check the free disk "
+        f"space and the permissions of the file and its folder, then try again."
+    )
 
 
 def _format_box(box) -> str | None:

@@ -353,3 +353,27 @@ def test_sqlite_errors_say_what_to_do(tmp_path, message, advice):
 
     assert advice in str(error)
     assert str(tmp_path / "g.db") in str(error)
+
+
+@pytest.mark.parametrize(
+    "code_name, advice",
+    [
+        ("SQLITE_FULL", "free disk space"),
+        ("SQLITE_IOERR_WRITE", "free disk space"),
+        ("SQLITE_CANTOPEN", "permissions"),
+        ("SQLITE_READONLY_DBMOVED", "Check the permissions"),
+        ("SQLITE_BUSY_SNAPSHOT", "in use by another process"),
+        ("SQLITE_CORRUPT", "re-enroll"),
+    ],
+)
+def test_sqlite_error_codes_decide_the_advice(tmp_path, code_name, advice):
+    from siamese.gallery import database_error
+
+    error = sqlite3.OperationalError("something went wrong")
+    error.sqlite_errorname = code_name
+
+    message = str(database_error(tmp_path / "g.db", error))
+
+    assert advice in message
+    if code_name in ("SQLITE_FULL", "SQLITE_IOERR_WRITE", "SQLITE_CANTOPEN"):
+        assert "re-enroll" not in message  # the gallery itself is fine
