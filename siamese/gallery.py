@@ -22,6 +22,7 @@ import os
 import sqlite3
 import stat
 import time
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -231,8 +232,9 @@ def validate_name(name: str) -> str:
         raise ValueError(f"A person's name must be at most {MAX_NAME_LENGTH} characters; received {len(cleaned)}.")
     if cleaned.lower() == UNKNOWN:
         raise ValueError(f"The name {UNKNOWN!r} is reserved for faces that match nobody; choose another name.")
-    if not cleaned.isprintable():
-        # A newline or other control character would split or garble `gallery list` and the labels.
+    if any(unicodedata.category(character) in ("Cc", "Zl", "Zp") for character in cleaned):
+        # A line break or control character would split or garble `gallery list` and the labels.
+        # Other invisible characters, such as the zero-width non-joiner of Persian, are spelling.
         raise ValueError(f"A person's name must not contain line breaks or control characters; received {cleaned!r}.")
     return cleaned
 
