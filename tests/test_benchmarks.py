@@ -506,3 +506,22 @@ def test_photos_missing_folder(tmp_path, capsys):
     assert main(["--out", str(tmp_path / "out"), "--photos", str(missing)]) == 2
     assert f"Photo folder not found: {missing}" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_benchmark_main_expands_home_in_out(tmp_path, monkeypatch):
+    import argparse
+    import logging
+
+    from benchmarks.report import benchmark_main
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    seen = {}
+
+    def parse(argv):
+        return argparse.Namespace(out="~/results", verbose=False, data=None)
+
+    def run(args):
+        seen["out"] = args.out
+
+    assert benchmark_main("benchmarks.test", parse, run, logging.getLogger("test"), [], needs_data=lambda args: False) == 0
+    assert seen["out"] == str(tmp_path / "results")  # "--out=~/results" reaches Python unexpanded
