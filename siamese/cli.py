@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import functools
 import importlib
 import logging
 import sys
@@ -41,22 +42,76 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def parse_arguments(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
-    """Parse ``argv``; unknown options are reported by the subcommand, with the nearest match.
+    """Parse ``argv``; errors name the subcommand and suggest the options the user meant.
 
     ``argparse`` itself names the top-level parser when a subcommand gets an unknown option,
-    so its usage line would show the subcommands instead of the subcommand's options.
+    so its usage line would show the subcommands instead of the subcommand's options. And its
+    "required" error says nothing about a misspelt ``--galery`` given in place of ``--gallery``.
+    Every parser's errors therefore end with hints about the options in ``argv`` that it does
+    not know (see :func:`option_hints`).
     """
-    args, unknown = parser.parse_known_args(argv)
-    if not unknown:
-        return args
+    argv = sys.argv[1:] if argv is None else list(argv)
+    for each in all_parsers(parser):
+        each.error = functools.partial(_error_with_hints, each, parser, argv)
 
-    command_parser = innermost_parser(args.command_parsers[args.command], args)
-    known = [option for action in command_parser._actions for option in action.option_strings]
-    words = []
-    for argument in unknown:
-        close = difflib.get_close_matches(argument.split("=")[0], known, n=1) if argument.startswith("-") else []
-        words.append(f"{argument} (did you mean {close[0]}?)" if close else argument)
-    command_parser.error(f"unrecognized arguments: {' '.join(words)}")
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        # An unknown option before the subcommand's name belongs to `siamese` itself.
+        before_command = argv.index(unknown[0]) < argv.index(args.command) if unknown[0] in argv else False
+        owner = parser if before_command else innermost_parser(args.command_parsers[args.command], args)
+        owner.error(f"unrecognized arguments: {' '.join(unknown)}")
+    return args
+
+
+def _error_with_hints(parser, top: argparse.ArgumentParser, argv: list[str], message: str):
+    hints = option_hints(parser, top, argv)
+    argparse.ArgumentParser.error(parser, " ".join([message.rstrip(".") + ".", *hints]) if hints else message)
+
+
+def option_hints(parser: argparse.ArgumentParser, top: argparse.ArgumentParser, argv: list[str]) -> list[str]:
+    """Return a hint for each option in ``argv`` that ``parser`` does not know.
+
+    A hint asks to move a top-level option given after the subcommand; any other unknown option
+    gets the nearest option of ``parser``, when one is close. Values such as ``-1`` are skipped.
+    """
+    known = [option for action in parser._actions for option in action.option_strings]
+    global_options = {option for action in top._actions for option in action.option_strings} - set(known)
+    hints = []
+    for token in argv:
+        option = token.split("=")[0]
+        if not option.startswith("-") or option == "--" or _is_number(option):
+            continue
+        if option in known or any(name.startswith(option) for name in known if option.startswith("--")):
+            continue  # known, or a unique abbreviation that argparse accepts
+        if parser is not top and option in global_options:
+            hints.append(f"{option} is an option of `siamese` itself: put it before the subcommand.")
+            continue
+        # Compare the names without their dashes, so that "--" alone does not make two alike.
+        names = {name.lstrip("-"): name for name in known}
+        close = difflib.get_close_matches(option.lstrip("-"), list(names), n=1, cutoff=0.7)
+        if close:
+            hints.append(f"Did you mean {names[close[0]]} instead of {option}?")
+    return hints
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def all_parsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """Return ``parser`` and every subcommand parser below it."""
+    found = [parser]
+    for action in parser._actions:
+        choices = getattr(action, "choices", None)
+        if isinstance(choices, dict):
+            for child in choices.values():
+                if isinstance(child, argparse.ArgumentParser) and child not in found:
+                    found.extend(all_parsers(child))
+    return found
 
 
 def innermost_parser(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:

@@ -12,7 +12,7 @@ def test_misspelt_option_names_subcommand_and_suggests(capsys):
     err = capsys.readouterr().err
     assert stop.value.code == 2
     assert "usage: siamese detect" in err
-    assert "--min-neighbours (did you mean --min-neighbors?) 3" in err
+    assert "unrecognized arguments: --min-neighbours 3. Did you mean --min-neighbors instead of --min-neighbours?" in err
 
 
 def test_unknown_argument_of_nested_subcommand(capsys):
@@ -21,7 +21,7 @@ def test_unknown_argument_of_nested_subcommand(capsys):
 
     err = capsys.readouterr().err
     assert "usage: siamese gallery list" in err
-    assert "--jsn (did you mean --json?)" in err
+    assert "Did you mean --json instead of --jsn?" in err
 
 
 def test_stray_word_has_no_suggestion(capsys):
@@ -30,7 +30,32 @@ def test_stray_word_has_no_suggestion(capsys):
 
     err = capsys.readouterr().err
     assert "siamese train: error: unrecognized arguments: fast" in err
-    assert "did you mean" not in err
+    assert "Did you mean" not in err
+
+
+def test_misspelt_required_option_suggested(capsys):
+    with pytest.raises(SystemExit):
+        main(["identify", "photo.jpg", "--galery=people.db"])
+
+    err = capsys.readouterr().err
+    assert "the following arguments are required: --gallery" in err
+    assert "Did you mean --gallery instead of --galery?" in err
+
+
+def test_global_option_after_subcommand_told_to_move(capsys):
+    with pytest.raises(SystemExit):
+        main(["detect", "photo.jpg", "-v"])
+
+    assert "-v is an option of `siamese` itself: put it before the subcommand." in capsys.readouterr().err
+
+
+def test_unknown_option_before_subcommand_blames_siamese(capsys):
+    with pytest.raises(SystemExit):
+        main(["--bogus", "detect", "photo.jpg"])
+
+    err = capsys.readouterr().err
+    assert "siamese: error: unrecognized arguments: --bogus" in err
+    assert "siamese detect" not in err
 
 
 @pytest.mark.parametrize("value", ["1", "0.9", "inf", "x"])
