@@ -158,7 +158,7 @@ def benchmark_main(
     :func:`run_benchmark`.
     """
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    # The shell leaves "~" in "--out=~/x" alone; expand it here, as check_out_folder does.
+    # The shell does not expand "~" in "--out=~/x", so expand it here, as check_out_folder does.
     args.out = str(Path(args.out).expanduser())
     configure_logging(args.verbose)
     if needs_data(args) and report_missing_att_dir(name, args.data):

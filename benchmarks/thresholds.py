@@ -45,7 +45,7 @@ def thresholds_to_score(model_path: Path, extra: list[float]) -> list[tuple[str,
     """Return ``(source, distance)`` for the model's thresholds, then for each of ``extra``.
 
     Raises:
-        ValueError: there is none of either.
+        ValueError: neither the model nor ``extra`` gives a threshold.
     """
     thresholds = list(model_thresholds(model_path).items()) + [("--thresholds", value) for value in extra]
     if not thresholds:

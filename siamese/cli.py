@@ -45,20 +45,21 @@ def parse_arguments(parser: argparse.ArgumentParser, argv: list[str] | None) -> 
     """Parse ``argv``; errors name the subcommand and suggest the options the user meant.
 
     ``argparse`` itself names the top-level parser when a subcommand gets an unknown option,
-    so its usage line would show the subcommands instead of the subcommand's options. And its
-    "required" error says nothing about a misspelt ``--galery`` given in place of ``--gallery``.
-    Every parser's errors therefore end with hints about the options in ``argv`` that it does
-    not know (see :func:`option_hints`).
+    so its usage line would show the subcommands instead of the subcommand's options. Its
+    "required" error also gives no hint when ``--galery`` was typed for ``--gallery``. Every
+    parser's errors therefore end with hints about the options in ``argv`` that it does not
+    define (see :func:`option_hints`).
     """
     argv = sys.argv[1:] if argv is None else list(argv)
-    for each in all_parsers(parser):
-        each.error = functools.partial(_error_with_hints, each, parser, argv)
+    for subparser in all_parsers(parser):
+        subparser.error = functools.partial(_error_with_hints, subparser, parser, argv)
 
     args, unknown = parser.parse_known_args(argv)
     if unknown:
         # An unknown option before the subcommand's name belongs to `siamese` itself.
-        before_command = argv.index(unknown[0]) < argv.index(args.command) if unknown[0] in argv else False
-        owner = parser if before_command else innermost_parser(args.command_parsers[args.command], args)
+        owner = innermost_parser(args.command_parsers[args.command], args)
+        if unknown[0] in argv and argv.index(unknown[0]) < argv.index(args.command):
+            owner = parser
         owner.error(f"unrecognized arguments: {' '.join(unknown)}")
     return args
 
@@ -69,25 +70,27 @@ def _error_with_hints(parser, top: argparse.ArgumentParser, argv: list[str], mes
 
 
 def option_hints(parser: argparse.ArgumentParser, top: argparse.ArgumentParser, argv: list[str]) -> list[str]:
-    """Return a hint for each option in ``argv`` that ``parser`` does not know.
+    """Return a hint for each option in ``argv`` that ``parser`` does not define.
 
-    A hint asks to move a top-level option given after the subcommand; any other unknown option
-    gets the nearest option of ``parser``, when one is close. Values such as ``-1`` are skipped.
+    A top-level option given after the subcommand gets a hint to move it. Any other undefined
+    option gets the nearest option of ``parser``, when one is close. Values such as ``-1`` are
+    skipped.
     """
     known = [option for action in parser._actions for option in action.option_strings]
     global_options = {option for action in top._actions for option in action.option_strings} - set(known)
+    # Compare the names without their dashes, so that "--" alone does not make two alike.
+    names = {name.lstrip("-"): name for name in known}
+
     hints = []
     for token in argv:
         option = token.split("=")[0]
         if not option.startswith("-") or option == "--" or _is_number(option):
             continue
         if option in known or any(name.startswith(option) for name in known if option.startswith("--")):
-            continue  # known, or a unique abbreviation that argparse accepts
+            continue  # a defined option, or an abbreviation of one, which argparse accepts
         if parser is not top and option in global_options:
             hints.append(f"{option} is an option of `siamese` itself: put it before the subcommand.")
             continue
-        # Compare the names without their dashes, so that "--" alone does not make two alike.
-        names = {name.lstrip("-"): name for name in known}
         close = difflib.get_close_matches(option.lstrip("-"), list(names), n=1, cutoff=0.7)
         if close:
             hints.append(f"Did you mean {names[close[0]]} instead of {option}?")

@@ -146,7 +146,7 @@ def _load_cascade(path: Path) -> "cv2.CascadeClassifier":
     try:
         loaded = classifier.load(str(path))
     except (cv2.error, SystemError) as error:
-        # OpenCV's own message is a C++ parser error; the one below says what to pass instead.
+        # OpenCV's own message is a C++ parser error, so the message below names the file to pass instead.
         logger.debug("OpenCV could not parse %s: %s", path, error)
         loaded = False
     if not loaded or classifier.empty():

@@ -54,7 +54,7 @@ def prepare_output_dir(path: str | os.PathLike, overwrite: bool = False) -> Path
 
 
 def check_output_dir(path: str | os.PathLike, overwrite: bool = False) -> Path:
-    """Raise as :func:`prepare_output_dir` would, without creating anything; return the path."""
+    """Raise the errors of :func:`prepare_output_dir` without creating anything, and return the path."""
     path = Path(path).expanduser()
     if path.exists() and not path.is_dir():
         raise NotADirectoryError(f"Output path {path} is a file; choose a folder name for --out.")

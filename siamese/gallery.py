@@ -234,7 +234,7 @@ def validate_name(name: str) -> str:
         raise ValueError(f"The name {UNKNOWN!r} is reserved for faces that match nobody; choose another name.")
     if any(unicodedata.category(character) in ("Cc", "Zl", "Zp") for character in cleaned):
         # A line break or control character would split or garble `gallery list` and the labels.
-        # Other invisible characters, such as the zero-width non-joiner of Persian, are spelling.
+        # Other invisible characters, such as the zero-width non-joiner of Persian, are part of the spelling.
         raise ValueError(f"A person's name must not contain line breaks or control characters; received {cleaned!r}.")
     return cleaned
 
@@ -502,7 +502,7 @@ def error_name(error: sqlite3.Error) -> str:
 
 
 def is_busy(error: sqlite3.Error) -> bool:
-    """Return whether ``error`` means that another connection holds the file."""
+    """Return whether ``error`` means that another connection has locked the file."""
     name = error_name(error)
     if name:
         return name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED"))
@@ -511,10 +511,10 @@ def is_busy(error: sqlite3.Error) -> bool:
 
 
 def database_error(path: Path, error: sqlite3.Error) -> ValueError:
-    """Return a ValueError for a SQLite ``error`` on the gallery ``path`` that says what to do.
+    """Return a ValueError for a SQLite ``error`` on the gallery ``path`` that names the next step.
 
     Only SQLite's codes for a damaged file, or a missing table or column, advise enrolling
-    again; a full disk, an I/O error or missing permissions leave the gallery as it was.
+    again. A full disk, an I/O error or missing permissions leave the gallery unchanged.
     """
     text = str(error)
     name = error_name(error)
@@ -525,7 +525,7 @@ def database_error(path: Path, error: sqlite3.Error) -> ValueError:
     if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")) or name == "SQLITE_ERROR" or not name:
         return ValueError(f"The gallery {path} is damaged ({text}); re-enroll everyone into a new gallery.")
     return ValueError(
-        f"Cannot use the gallery {path}: {text} ({name}). The gallery is unchanged; check the free disk "
+        f"Failed to use the gallery {path}: {text} ({name}). The gallery is unchanged. Check the free disk "
         f"space and the permissions of the file and its folder, then try again."
     )
 
@@ -589,7 +589,7 @@ def open_gallery(
         raise
 
     if not is_new:
-        _warn_if_shared(path)  # only once it is known to be a gallery
+        _warn_if_shared(path)  # Warn only once the file is known to be a gallery.
     return Gallery(connection, path, model_fingerprint)
 
 

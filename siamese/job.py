@@ -102,7 +102,7 @@ def run_training_job(
     checkpoint = TrainingCheckpoint(out_dir / CHECKPOINT_FOLDER)
     resuming = (checkpoint.exists() or stopped_before_first_epoch(out_dir)) and not overwrite
     if not resuming:
-        check_output_dir(out_dir, overwrite=overwrite)  # before a download, which takes a while
+        check_output_dir(out_dir, overwrite=overwrite)  # Check before a download, which takes a while.
 
     data_dir = ensure_att_faces(data_dir, download=download)
 

@@ -71,8 +71,8 @@ def read_photo(path: str | os.PathLike) -> Photo:
             image = ImageOps.exif_transpose(image)
             gray, rgb = _pillow_to_arrays(image)
     except Image.DecompressionBombError:
-        # Pillow refuses images this large as a defence against decompression bombs; OpenCV
-        # would decode it and could exhaust memory, so there is no fallback.
+        # Pillow rejects images this large as a defence against decompression bombs. OpenCV
+        # would decode them and could exhaust memory, so there is no fallback.
         raise ValueError(
             f"The image {path} is too large to read safely (more than {2 * Image.MAX_IMAGE_PIXELS:,} pixels); "
             f"shrink it first."

@@ -46,8 +46,8 @@ def plot_history(history: dict[str, list[float]]) -> plt.Figure:
     accuracy_axis.set_ylim(0, 1.02)
     accuracy_axis.set_title("Accuracy")
     accuracy_axis.legend(loc="lower right", fontsize=8)
-    # The fixed threshold sits below most same-person distances, so that curve stays low even
-    # when the network separates people well; the one-shot curve is the one that measures it.
+    # The fixed threshold is below most same-person distances, so that curve stays low even
+    # when the network separates people well. The one-shot curve measures the separation.
     figure.tight_layout()
     return figure
 

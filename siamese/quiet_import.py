@@ -7,11 +7,12 @@ writes them straight to file descriptor 2, so Python's ``sys.stderr`` cannot cat
 
 :func:`install` adds an import hook that points descriptor 2 at a temporary file while the
 ``tensorflow`` package itself is imported. Afterwards every captured line is written back to
-stderr except TensorFlow log lines below ``TF_CPP_MIN_LOG_LEVEL`` (0 INFO, 1 WARNING, 2 ERROR,
-3 FATAL, read from their ``I``/``W``/``E``/``F`` prefix) and the absl notice above, which is
-dropped at level 1 or more. Python warnings, errors and anything else pass through, later
-but unchanged. At level 0 nothing is captured. Output of a process that dies during the
-import is lost.
+stderr, with two exceptions. TensorFlow log lines below ``TF_CPP_MIN_LOG_LEVEL`` are dropped
+(0 INFO, 1 WARNING, 2 ERROR, 3 FATAL, read from their ``I``/``W``/``E``/``F`` prefix). The
+absl notice above is dropped at level 1 or more. Python warnings, errors and other lines
+pass through unchanged, after the import. At level 0 nothing is captured.
+
+NOTE: the output of a process that dies during the import is lost with the temporary file.
 """
 
 from __future__ import annotations
@@ -44,22 +45,22 @@ def min_log_level() -> int:
         return 0
 
 
-def kept_lines(text: str, level: int) -> str:
+def without_startup_lines(text: str, level: int) -> str:
     """Return ``text`` without the TensorFlow log lines below ``level`` and the absl notice."""
-    kept = []
+    remaining = []
     for line in text.splitlines(keepends=True):
         match = LOG_LINE.match(line)
         if match and SEVERITIES.index(match.group(1)) < level:
             continue
         if level >= 1 and ABSL_NOTICE in line:
             continue
-        kept.append(line)
-    return "".join(kept)
+        remaining.append(line)
+    return "".join(remaining)
 
 
 @contextlib.contextmanager
 def stderr_filtered(level: int):
-    """Capture file descriptor 2 inside the block, then write back what :func:`kept_lines` keeps.
+    """Capture file descriptor 2 inside the block, then write back what :func:`without_startup_lines` returns.
 
     When descriptor 2 cannot be captured (stderr closed, no temporary folder), the block
     runs with stderr untouched.
@@ -88,14 +89,14 @@ def stderr_filtered(level: int):
         os.dup2(saved, 2)
         os.close(saved)
         capture.seek(0)
-        text = kept_lines(capture.read().decode("utf-8", errors="replace"), level)
+        text = without_startup_lines(capture.read().decode("utf-8", errors="replace"), level)
         capture.close()
         if text:
             os.write(2, text.encode("utf-8"))
 
 
 class _FilteringLoader(importlib.abc.Loader):
-    """Wraps the real loader of ``tensorflow`` so that its module code runs with stderr filtered."""
+    """Loader that wraps the real one of ``tensorflow``, so that its module code runs with stderr filtered."""
 
     def __init__(self, loader, level: int):
         self._loader = loader
@@ -116,7 +117,7 @@ class _FilteringLoader(importlib.abc.Loader):
 
 
 class _FilteringFinder(importlib.abc.MetaPathFinder):
-    """Finds ``tensorflow`` as usual, then swaps in :class:`_FilteringLoader`."""
+    """Finder that locates ``tensorflow`` as usual, then swaps in :class:`_FilteringLoader`."""
 
     def find_spec(self, name, path=None, target=None):
         if name != PACKAGE:

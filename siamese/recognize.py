@@ -131,12 +131,12 @@ def load_threshold(model_path: str | os.PathLike, key: str = "threshold") -> flo
     try:
         metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
     except (OSError, ValueError, RecursionError) as error:
-        # ValueError covers bad JSON, bad UTF-8 and integers too long to parse; RecursionError
-        # deeply nested brackets; OSError a file this user may not read.
+        # ValueError covers invalid JSON, invalid UTF-8 and integers too long to parse.
+        # RecursionError comes from deeply nested brackets, OSError from an unreadable file.
         raise ValueError(f"Cannot read {metrics_path} as JSON: {error}. Pass --threshold DISTANCE.") from error
     if not isinstance(metrics, dict):
         raise ValueError(
-            f"{metrics_path} holds a JSON {type(metrics).__name__}, not an object of named metrics; "
+            f"{metrics_path} contains a JSON {type(metrics).__name__}, not an object of named metrics; "
             f"retrain with `siamese train`, or pass --threshold DISTANCE where the command has it."
         )
 
@@ -150,9 +150,9 @@ def load_threshold(model_path: str | os.PathLike, key: str = "threshold") -> flo
         except OverflowError:  # an integer too large for a float
             valid = False
     if not valid:
-        shown = repr(threshold) if len(repr(threshold)) <= 40 else repr(threshold)[:37] + "..."
+        value_text = repr(threshold) if len(repr(threshold)) <= 40 else repr(threshold)[:37] + "..."
         raise ValueError(
-            f"{metrics_path} has no positive finite number under '{key}' (found {shown}); "
+            f"{metrics_path} has no positive finite number under '{key}' (found {value_text}); "
             f"retrain with `siamese train`, or pass --threshold DISTANCE where the command has it."
         )
     return float(threshold)
@@ -240,7 +240,7 @@ class Recognizer:
             except FileNotFoundError as error:
                 logger.debug("%s", error)
             except ValueError as error:
-                # Detection and enrollment need no threshold; require_threshold raises this later.
+                # Detection and enrollment need no threshold, so require_threshold raises this later.
                 problem = str(error)
             else:
                 try:
@@ -423,7 +423,7 @@ def prepare_enrollment(
     whole_image: bool = False,
     progress: bool = False,
 ) -> PreparedFaces:
-    """Read every photo, find its face and embed it; nothing is written.
+    """Read every photo, find its face and embed it, without writing anything.
 
     Args: as :func:`enroll`.
 

@@ -287,7 +287,7 @@ def process_video(
 
             record, annotated = _process_frame(frame, frames, fps, recognizer, gallery, tracker, whole_image)
             outputs.write(annotated, record)
-            name_frames.update({face["name"] for face in record["faces"]})  # once per frame, however many faces
+            name_frames.update({face["name"] for face in record["faces"]})  # Count a name once per frame, however many faces have it.
             frames += 1
             bar.update(1)
 

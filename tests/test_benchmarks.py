@@ -333,7 +333,7 @@ def test_errors_rejects_file_as_out(tmp_path, capsys):
     assert f"{existing} is a file" in capsys.readouterr().err
 
 
-def test_out_below_a_file_rejected_before_work(tmp_path, capsys):
+def test_out_below_file_rejected(tmp_path, capsys):
     from benchmarks.errors import main
 
     existing = tmp_path / "results.txt"
@@ -508,7 +508,7 @@ def test_photos_missing_folder(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
-def test_benchmark_main_expands_home_in_out(tmp_path, monkeypatch):
+def test_out_home_expanded(tmp_path, monkeypatch):
     import argparse
     import logging
 

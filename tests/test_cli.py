@@ -5,7 +5,7 @@ import pytest
 from siamese.cli import main
 
 
-def test_misspelt_option_names_subcommand_and_suggests(capsys):
+def test_misspelt_option_suggested(capsys):
     with pytest.raises(SystemExit) as stop:
         main(["detect", "photo.jpg", "--min-neighbours", "3"])
 
@@ -42,7 +42,7 @@ def test_misspelt_required_option_suggested(capsys):
     assert "Did you mean --gallery instead of --galery?" in err
 
 
-def test_global_option_after_subcommand_told_to_move(capsys):
+def test_global_option_after_subcommand_hinted(capsys):
     with pytest.raises(SystemExit):
         main(["detect", "photo.jpg", "-v"])
 

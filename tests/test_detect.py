@@ -247,7 +247,7 @@ def test_cascade_invalid_file(tmp_path):
         HaarFaceDetector(path)
 
 
-def test_cascade_text_file_gets_plain_message(tmp_path):
+def test_cascade_text_file_rejected(tmp_path):
     path = tmp_path / "notes.txt"
     path.write_text("shopping list\n")
 
@@ -400,7 +400,7 @@ def test_detect_cli_refuses_input_as_output(photos, tmp_path, capsys):
     assert copy.read_bytes() == (photos / "one_face_street.jpg").read_bytes()
 
 
-def test_detect_cli_folder_named_like_an_image(photos, tmp_path):
+def test_output_folder_with_image_suffix(photos, tmp_path):
     folder = tmp_path / "results.jpg"
     folder.mkdir()
 

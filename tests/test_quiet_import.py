@@ -7,7 +7,7 @@ import textwrap
 
 import pytest
 
-from siamese.quiet_import import ABSL_NOTICE, kept_lines
+from siamese.quiet_import import ABSL_NOTICE, without_startup_lines
 
 STARTUP_MARKERS = ("absl::InitializeLog", "oneDNN custom operations")
 
@@ -19,7 +19,7 @@ def run_python(code: str, **env) -> subprocess.CompletedProcess:
     )
 
 
-def test_kept_lines_by_hand():
+def test_startup_lines_removed_by_hand():
     text = (
         f"WARNING: {ABSL_NOTICE}\n"
         "I0000 00:00:1796482122.759354   15276 port.cc:153] oneDNN custom operations are on.\n"
@@ -28,12 +28,12 @@ def test_kept_lines_by_hand():
         "UserWarning: from Python\n"
     )
 
-    assert kept_lines(text, 2) == "E0000 00:00:1796482122.759354   15276 b.cc:2] an error\nUserWarning: from Python\n"
-    assert kept_lines(text, 1).count("\n") == 3  # the warning line stays at level 1
-    assert kept_lines(text, 0) == text
+    assert without_startup_lines(text, 2) == "E0000 00:00:1796482122.759354   15276 b.cc:2] an error\nUserWarning: from Python\n"
+    assert without_startup_lines(text, 1).count("\n") == 3  # the warning line stays at level 1
+    assert without_startup_lines(text, 0) == text
 
 
-def test_captured_lines_replayed_after_the_block():
+def test_captured_lines_replayed_afterwards():
     result = run_python(
         """
         import os, sys
@@ -80,8 +80,8 @@ def test_tensorflow_startup_lines_hidden():
         pytest.skip("this TensorFlow build prints no start-up lines to hide")
 
     filtered = run_python("import siamese.model", TF_CPP_MIN_LOG_LEVEL="2")
-    shown = run_python("import siamese.model", TF_CPP_MIN_LOG_LEVEL="0")
+    unfiltered = run_python("import siamese.model", TF_CPP_MIN_LOG_LEVEL="0")
 
     assert filtered.returncode == 0, filtered.stderr
     assert not any(marker in filtered.stderr for marker in STARTUP_MARKERS), filtered.stderr
-    assert any(marker in shown.stderr for marker in STARTUP_MARKERS), shown.stderr
+    assert any(marker in unfiltered.stderr for marker in STARTUP_MARKERS), unfiltered.stderr

@@ -387,7 +387,7 @@ def test_cli_enroll_identify_json(model_dir, tmp_path, capsys):
     assert query.read_bytes() == query_bytes
 
 
-def test_cli_failed_first_enroll_leaves_no_gallery(model_dir, tmp_path, capsys):
+def test_failed_first_enroll_no_gallery(model_dir, tmp_path, capsys):
     database = tmp_path / "gallery.db"
     notes = tmp_path / "notes.txt"
     notes.write_text("not a photo\n")
@@ -399,7 +399,7 @@ def test_cli_failed_first_enroll_leaves_no_gallery(model_dir, tmp_path, capsys):
     assert not database.exists()
 
 
-def test_cli_failed_enroll_keeps_existing_gallery(model_dir, tmp_path, capsys):
+def test_failed_enroll_keeps_gallery(model_dir, tmp_path, capsys):
     model = str(model_dir / "model.keras")
     database = tmp_path / "gallery.db"
     photo = tmp_path / "s36.png"

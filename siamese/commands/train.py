@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
         config,
         overwrite=args.overwrite,
         download=not args.no_download,
-        # One line per epoch when asked, or when stdout goes to a file, where a live bar is noise.
+        # One line per epoch with --quiet, or when stdout is a file, where a live bar only adds noise.
         verbose=2 if args.quiet or not sys.stdout.isatty() else "auto",
     )
     print()
