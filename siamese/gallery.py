@@ -578,7 +578,7 @@ def open_gallery(
 
     connection = sqlite3.connect(path, isolation_level=None, timeout=30.0)
     try:
-        _initialise(connection, path, model_fingerprint, embedding_dim)
+        _initialise(connection, path, model_fingerprint, embedding_dim, create)
     except sqlite3.DatabaseError as error:
         connection.close()
         if is_busy(error):
@@ -610,6 +610,7 @@ def _initialise(
     path: Path,
     model_fingerprint: str | None,
     embedding_dim: int | None,
+    create: bool,
 ) -> None:
     connection.execute("PRAGMA foreign_keys = ON")
     connection.execute("PRAGMA secure_delete = ON")
@@ -621,7 +622,9 @@ def _initialise(
         )
 
     if application_id != APPLICATION_ID:
-        if model_fingerprint is None or embedding_dim is None:
+        # An empty file is given the gallery tables only by a command that enrolls, so
+        # commands that read (identify, video, gallery list) never write to it.
+        if not create or model_fingerprint is None or embedding_dim is None:
             raise ValueError(
                 f"Gallery {path} is empty; enroll someone with `siamese enroll NAME PHOTO... "
                 f"--gallery {path}` first."

@@ -200,6 +200,19 @@ def test_missing_gallery_file(tmp_path):
         open_gallery(tmp_path / "missing.db", FINGERPRINT, 2)
 
 
+def test_zero_byte_file_left_untouched_when_only_read(tmp_path):
+    path = tmp_path / "new.db"
+    path.touch()
+
+    with pytest.raises(ValueError, match="is empty.*siamese enroll"):
+        open_gallery(path, FINGERPRINT, 2)
+    assert path.stat().st_size == 0
+
+    with open_gallery(path, FINGERPRINT, 2, create=True) as gallery:
+        assert len(gallery) == 0
+    assert path.stat().st_size > 0
+
+
 def test_text_file_not_gallery(tmp_path, caplog):
     path = tmp_path / "notes.db"
     path.write_text("these are not the embeddings you are looking for\n" * 20)
