@@ -32,6 +32,11 @@ METRICS_FILE = "metrics.json"
 
 ImageInput = Photo | np.ndarray | str | os.PathLike
 
+#: Embeddings closer than this come from the same photo. Under the default model, two
+#: different AT&T photos of one person lie at least 0.16 apart, and shifting a crop by one
+#: pixel moves its embedding by at least 0.14.
+SAME_PHOTO_DISTANCE = 1e-3
+
 
 @dataclass(frozen=True)
 class Face:
@@ -448,14 +453,56 @@ def prepare_enrollment(
 def store_enrollment(gallery: Gallery, name: str, prepared: PreparedFaces) -> list[EnrolledFace]:
     """Add ``prepared`` faces to ``gallery`` under ``name`` in one transaction.
 
+    Photos already enrolled under ``name`` are skipped with a warning, so the result lists
+    only the faces stored, and is empty when every photo was there already.
+
     Raises:
         ValueError: the gallery was opened for another model, or the name is invalid.
     """
     if gallery.model_fingerprint != prepared.fingerprint:
         raise ValueError("The gallery was opened for another model; open it with recognizer.open_gallery().")
 
-    ids = gallery.add(name, prepared.embeddings, prepared.sources, prepared.boxes)
-    return [EnrolledFace(source, box, row_id) for source, box, row_id in zip(prepared.sources, prepared.boxes, ids)]
+    keep = _new_photos(gallery, name, prepared)
+    if not keep:
+        return []
+
+    sources = [prepared.sources[i] for i in keep]
+    boxes = [prepared.boxes[i] for i in keep]
+    ids = gallery.add(name, prepared.embeddings[keep], sources, boxes)
+    return [EnrolledFace(source, box, row_id) for source, box, row_id in zip(sources, boxes, ids)]
+
+
+def _new_photos(gallery: Gallery, name: str, prepared: PreparedFaces) -> list[int]:
+    """Return the positions in ``prepared`` worth storing under ``name``.
+
+    A photo whose embedding is already stored under ``name``, or repeats an earlier photo of
+    this enrollment, adds nothing to a nearest-neighbour search, so it is skipped with a
+    warning. A photo already stored under another name is kept, with a warning, since the
+    gallery then holds one face under two names.
+    """
+    index = gallery.index()
+    keep: list[int] = []
+    for position, vector in enumerate(prepared.embeddings):
+        source = prepared.sources[position]
+        earlier = prepared.embeddings[keep]
+        if len(earlier) and np.min(np.linalg.norm(earlier - vector, axis=1)) < SAME_PHOTO_DISTANCE:
+            logger.warning("Skipped %s: it repeats an earlier photo of this enrollment.", source)
+            continue
+
+        if len(index):
+            nearest = index.search(vector)[0]
+            if nearest.distance < SAME_PHOTO_DISTANCE and nearest.name == name:
+                logger.warning("Skipped %s: this face is already enrolled as %s.", source, name)
+                continue
+            if nearest.distance < SAME_PHOTO_DISTANCE:
+                logger.warning(
+                    "%s shows a face already enrolled as %s; it is now enrolled under both names. "
+                    "Remove the wrong one with `siamese gallery remove`.",
+                    source,
+                    nearest.name,
+                )
+        keep.append(position)
+    return keep
 
 
 def enroll(
@@ -481,6 +528,9 @@ def enroll(
         strict: raise on a photo with several faces instead of taking the largest.
         whole_image: treat each photo as a face crop and skip detection.
         progress: show a tqdm progress bar over the photos.
+
+    Returns:
+        The faces stored; photos already enrolled under ``name`` are skipped with a warning.
 
     Raises:
         ValueError: no photos, or a photo has no face (the message names it).

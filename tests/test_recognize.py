@@ -181,6 +181,33 @@ def test_whole_image_enroll_exact_match(recognizer, gallery):
     assert match.box == (0, 0, 92, 112)
 
 
+def test_repeated_photo_stored_once(recognizer, gallery, caplog):
+    first, second = read_att("s36", 1), read_att("s36", 2)
+
+    with caplog.at_level(logging.WARNING):
+        stored = enroll(recognizer, gallery, "s36", [first, second, first], whole_image=True)
+        again = enroll(recognizer, gallery, "s36", [second], whole_image=True)
+
+    assert len(stored) == 2
+    assert again == []
+    assert len(gallery) == 2
+    assert "repeats an earlier photo" in caplog.text
+    assert "already enrolled as s36" in caplog.text
+
+
+def test_same_photo_under_two_names_warns(recognizer, gallery, caplog):
+    image = read_att("s37", 1)
+    enroll(recognizer, gallery, "s37", [image], whole_image=True)
+
+    with caplog.at_level(logging.WARNING):
+        [stored] = enroll(recognizer, gallery, "Sam", [image], whole_image=True)
+
+    assert stored.embedding_id > 0
+    assert "already enrolled as s37" in caplog.text
+    assert "gallery remove" in caplog.text
+    assert [person.name for person in gallery.people()] == ["Sam", "s37"]
+
+
 def test_identify_rgb_equals_bgr(recognizer, gallery):
     enroll(recognizer, gallery, "portrait", [require_sample_photos_dir() / "one_face_portrait.jpg"])
     bgr = read_photo(require_sample_photos_dir() / "one_face_street.jpg").bgr
@@ -385,6 +412,21 @@ def test_cli_enroll_identify_json(model_dir, tmp_path, capsys):
         assert face["distance"] >= 0
     assert (tmp_path / "out" / "query.identify.jpg").is_file()
     assert query.read_bytes() == query_bytes
+
+
+def test_cli_enroll_same_photo_twice(model_dir, tmp_path, capsys):
+    model = str(model_dir / "model.keras")
+    database = str(tmp_path / "gallery.db")
+    photo = tmp_path / "s38.png"
+    _write_scene(photo, ["s38"], 1, seed=5)
+    assert main(["enroll", "s38", str(photo), "--gallery", database, "--model", model]) == 0
+    capsys.readouterr()
+
+    assert main(["enroll", "s38", str(photo), "--gallery", database, "--model", model]) == 0
+
+    output = capsys.readouterr().out
+    assert "Nothing new to enroll" in output
+    assert "1 embedding(s) stored" in output
 
 
 def test_failed_first_enroll_no_gallery(model_dir, tmp_path, capsys):

@@ -319,7 +319,11 @@ def run_enroll(args: argparse.Namespace) -> int:
     prepared = prepare_enrollment(recognizer, photos, strict=args.strict, whole_image=args.whole_image, progress=True)
     with recognizer.open_gallery(args.gallery, create=True) as gallery:
         enrolled = store_enrollment(gallery, name, prepared)
-        total = next(person.n_embeddings for person in gallery.people() if person.name == name)
+        total = next((person.n_embeddings for person in gallery.people() if person.name == name), 0)
+    if not enrolled:
+        print(f"Nothing new to enroll: every photo of {name} is already in {args.gallery}; {total} embedding(s) stored.")
+        return 0
+
     for face in enrolled:
         where = "whole image" if face.box is None else f"face at {_format_box(face.box)}"
         print(f"  {face.source}: {where}")
