@@ -173,6 +173,17 @@ def validate_threshold(threshold: float) -> float:
     return value
 
 
+#: The largest Euclidean distance between two unit-length embeddings.
+UNIT_DIAMETER = 2.0
+
+
+def _has_unit_length_output(network) -> bool:
+    """Whether ``network`` ends by scaling its embeddings to unit length."""
+    import keras
+
+    return isinstance(network.layers[-1], keras.layers.UnitNormalization)
+
+
 class Recognizer:
     """A trained embedding network with a face detector and its thresholds.
 
@@ -204,6 +215,8 @@ class Recognizer:
         self.detector = detector if detector is not None else default_detector()
         self.threshold = None if threshold is None else validate_threshold(threshold)
         self.identify_threshold = None if identify_threshold is None else validate_threshold(identify_threshold)
+        # Checked when a threshold is needed, so that enroll works whatever metrics.json holds.
+        self._unit_length = _has_unit_length_output(self.network)
         self.model_path: Path | None = None
         # A warning about the identification threshold, logged the first time it is needed, so
         # that enroll and verify, which never use it, stay quiet.
@@ -273,6 +286,7 @@ class Recognizer:
                 f"No threshold: the model folder has no {METRICS_FILE} with a calibrated "
                 f"'threshold'. Pass --threshold DISTANCE (or threshold=...)."
             )
+        self._check_in_range(self.threshold)
         return self.threshold
 
     def require_identify_threshold(self) -> float:
@@ -281,7 +295,17 @@ class Recognizer:
         if self._identify_note is not None:
             logger.warning("%s", self._identify_note)
             self._identify_note = None
+        self._check_in_range(threshold)
         return threshold
+
+    def _check_in_range(self, threshold: float) -> None:
+        """Raise ValueError when ``threshold`` exceeds every possible distance between embeddings."""
+        if self._unit_length and threshold > UNIT_DIAMETER:
+            raise ValueError(
+                f"The threshold {threshold:g} is above {UNIT_DIAMETER:g}, the largest distance between "
+                f"this model's unit-length embeddings, so every pair of faces would count as the same "
+                f"person. Pass a --threshold between 0 and {UNIT_DIAMETER:g}, such as 1.0."
+            )
 
     def find_faces(self, image: ImageInput, whole_image: bool = False, channel_order: str = "bgr") -> list[Face]:
         """Detect the faces in ``image`` and prepare each for the network.

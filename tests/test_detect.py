@@ -408,3 +408,11 @@ def test_output_folder_with_image_suffix(photos, tmp_path):
 
     assert code == 0
     assert (folder / "one_face_street.detect.jpg").is_file()
+
+
+def test_output_gif_name_rejected(photos, tmp_path, capsys):
+    code = main(["detect", str(photos / "one_face_street.jpg"), "--output", str(tmp_path / "boxes.gif")])
+
+    assert code == 2
+    assert "boxes.gif names a .gif image" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())

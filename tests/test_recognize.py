@@ -314,6 +314,18 @@ def test_looser_identify_threshold_clamped(recognizer, caplog):
     assert "looser" in caplog.text
 
 
+def test_threshold_above_two_rejected_when_needed(recognizer, gallery):
+    loose = Recognizer(recognizer.network, recognizer.detector, threshold=2.5)
+    image = read_att("s38", 1)
+
+    [stored] = enroll(loose, gallery, "s38", [image], whole_image=True)  # enroll needs no threshold
+    for needs_threshold in (loose.require_threshold, loose.require_identify_threshold):
+        with pytest.raises(ValueError, match="threshold 2.5 is above 2.*between 0 and 2"):
+            needs_threshold()
+    assert stored.embedding_id > 0
+    assert Recognizer(recognizer.network, recognizer.detector, threshold=2.0).require_threshold() == 2.0
+
+
 def test_identify_threshold_alone(recognizer):
     alone = Recognizer(recognizer.network, recognizer.detector, identify_threshold=0.9)
 
@@ -479,6 +491,19 @@ def test_cli_threshold_override(model_dir, tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["identify", str(query), "--gallery", database, "--model", model, "--threshold", "inf"])
     assert "positive finite number" in capsys.readouterr().err
+
+
+def test_cli_tiny_threshold_printed(model_dir, tmp_path, capsys):
+    photo = tmp_path / "s39.png"
+    _write_scene(photo, ["s39"], 1, seed=6)
+    model = str(model_dir / "model.keras")
+
+    code = main(["verify", str(photo), str(photo), "--model", model, "--threshold", "0.00012"])
+    text = capsys.readouterr().out
+    assert main(["verify", str(photo), str(photo), "--model", model, "--threshold", "0.00012", "--json"]) == code
+
+    assert "threshold 0.00012" in text
+    assert json.loads(capsys.readouterr().out)["threshold"] == 0.00012
 
 
 def test_cli_verify_exit_codes(model_dir, tmp_path, capsys):

@@ -129,6 +129,16 @@ def _rounded(score: float | None) -> float | None:
     return None if score is None else round(float(score), 3)
 
 
+def _distance_json(value: float) -> float:
+    """Round a distance for JSON output to 4 decimals, or 3 significant digits below 0.001."""
+    return round(float(value), 4) if value >= 0.001 else float(f"{value:.3g}")
+
+
+def _distance_text(value: float) -> str:
+    """Format a distance with 3 decimals, or 3 significant digits below 0.001 (never "0.000")."""
+    return f"{value:.3f}" if value >= 0.001 or value == 0 else f"{value:.3g}"
+
+
 def _make_recognizer(args: argparse.Namespace):
     from siamese.recognize import Recognizer
 
@@ -144,6 +154,11 @@ def _check_photos_exist(paths: list[str]) -> list[Path]:
     return photos
 
 
+#: Image formats that --output might name but siamese does not write (it writes the formats of
+#: siamese.photos.COLOUR_SUFFIXES); without this check such a name would be taken as a folder.
+UNWRITABLE_IMAGE_SUFFIXES = frozenset({".gif", ".heic", ".heif", ".avif", ".svg", ".pdf", ".ico"})
+
+
 def _annotated_paths(photos: list[Path], output: str, tag: str) -> list[Path]:
     """Choose one output path per photo, never an input path and never the same twice.
 
@@ -153,6 +168,11 @@ def _annotated_paths(photos: list[Path], output: str, tag: str) -> list[Path]:
     from siamese.photos import COLOUR_SUFFIXES, colour_suffix
 
     target = Path(output).expanduser()
+    if target.suffix.lower() in UNWRITABLE_IMAGE_SUFFIXES and not target.is_dir():
+        raise ValueError(
+            f"--output {target} names a {target.suffix} image, which siamese does not write; end "
+            f"the file name in .jpg or .png, or pass a folder."
+        )
     is_file_name = target.suffix.lower() in COLOUR_SUFFIXES and not target.is_dir()
     if is_file_name and len(photos) > 1:
         raise ValueError(
@@ -378,7 +398,7 @@ def run_identify(args: argparse.Namespace) -> int:
             results.append(
                 {
                     "path": str(path),
-                    "threshold": round(threshold, 4),
+                    "threshold": _distance_json(threshold),
                     "faces": [
                         {
                             "box": list(m.box),
@@ -407,7 +427,7 @@ def run_identify(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(results, indent=2))
     else:
-        print(f"Threshold: {threshold:.3f}")
+        print(f"Threshold: {_distance_text(threshold)}")
     if annotated is not None:
         logger.info("Annotated images: %s", ", ".join(str(path) for path in annotated))
     return 0
@@ -444,14 +464,14 @@ def run_verify(args: argparse.Namespace) -> int:
             "paths": [str(first), str(second)],
             "boxes": [list(box) for box in result.boxes],
             "same_person": result.same_person,
-            "distance": round(result.distance, 4),
-            "threshold": round(result.threshold, 4),
+            "distance": _distance_json(result.distance),
+            "threshold": _distance_json(result.threshold),
         }
         print(json.dumps(payload, indent=2))
     elif result.same_person:
-        print(f"Same person: distance {result.distance:.3f} < threshold {result.threshold:.3f}")
+        print(f"Same person: distance {_distance_text(result.distance)} < threshold {_distance_text(result.threshold)}")
     else:
-        print(f"Different people: distance {result.distance:.3f} >= threshold {result.threshold:.3f}")
+        print(f"Different people: distance {_distance_text(result.distance)} >= threshold {_distance_text(result.threshold)}")
     return 0 if result.same_person else 1
 
 
@@ -524,7 +544,7 @@ def run_video(args: argparse.Namespace) -> int:
 
     seen = ", ".join(f"{name} ({frames} frames)" for name, frames in sorted(summary.name_frames.items())) or "no faces"
     print(f"Processed {summary.frames} frames (source at {summary.fps:.1f} fps); names shown: {seen}")
-    print(f"Threshold: {recognizer.require_identify_threshold():.3f}")
+    print(f"Threshold: {_distance_text(recognizer.require_identify_threshold())}")
     if summary.output_video is not None:
         print(f"Annotated video: {summary.output_video}")
     print(f"Per-frame JSON: {summary.output_json}")
