@@ -200,7 +200,7 @@ def test_missing_gallery_file(tmp_path):
         open_gallery(tmp_path / "missing.db", FINGERPRINT, 2)
 
 
-def test_zero_byte_file_left_untouched_when_only_read(tmp_path):
+def test_reading_empty_file_writes_nothing(tmp_path):
     path = tmp_path / "new.db"
     path.touch()
 

@@ -314,7 +314,7 @@ def test_looser_identify_threshold_clamped(recognizer, caplog):
     assert "looser" in caplog.text
 
 
-def test_threshold_above_two_rejected_when_needed(recognizer, gallery):
+def test_threshold_above_two_rejected(recognizer, gallery):
     loose = Recognizer(recognizer.network, recognizer.detector, threshold=2.5)
     image = read_att("s38", 1)
 
