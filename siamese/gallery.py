@@ -174,8 +174,11 @@ class EmbeddingIndex:
             products = queries @ self.embeddings.T
         scores = self.squared_norms[np.newaxis, :] - 2.0 * products
         rows = np.argmin(scores, axis=1)
-        squared = scores[np.arange(len(queries)), rows] + np.einsum("ij,ij->i", queries, queries)
-        return rows, np.sqrt(np.maximum(squared, 0.0)).astype(np.float32)
+
+        # The expansion loses precision near zero (float32 leaves about 5e-4 of noise), so the
+        # winners' distances are computed again from their differences.
+        distances = np.linalg.norm(self.embeddings[rows] - queries, axis=1)
+        return rows, distances.astype(np.float32)
 
     def search(self, queries: np.ndarray) -> list[Neighbor]:
         """Return the nearest person and distance for each query ``(m, dim)`` or ``(dim,)``."""
@@ -308,7 +311,14 @@ class Gallery:
 
     @contextlib.contextmanager
     def transaction(self):
-        """Run the block in one immediate SQLite transaction; commit on success, roll back on error."""
+        """Run the block in one immediate SQLite transaction; commit on success, roll back on error.
+
+        Inside another transaction of this gallery the block joins it, and the outer one commits.
+        """
+        if self._connection.in_transaction:
+            yield self
+            return
+
         self._execute("BEGIN IMMEDIATE")
         try:
             yield self
@@ -605,6 +615,21 @@ def _warn_if_shared(path: Path) -> None:
         )
 
 
+def _create_tables(connection: sqlite3.Connection, model_fingerprint: str, embedding_dim: int) -> None:
+    """Write the schema and settings of a new gallery inside the caller's transaction."""
+    for statement in SCHEMA.split(";"):
+        if statement.strip():
+            connection.execute(statement)
+    connection.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    settings = {
+        "model_fingerprint": model_fingerprint,
+        "embedding_dim": str(int(embedding_dim)),
+        "created_at": _now(),
+    }
+    connection.executemany("INSERT INTO settings (key, value) VALUES (?, ?)", settings.items())
+
+
 def _initialise(
     connection: sqlite3.Connection,
     path: Path,
@@ -630,19 +655,12 @@ def _initialise(
                 f"--gallery {path}` first."
             )
         connection.execute("BEGIN IMMEDIATE")
-        for statement in SCHEMA.split(";"):
-            if statement.strip():
-                connection.execute(statement)
-        connection.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-        connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        settings = {
-            "model_fingerprint": model_fingerprint,
-            "embedding_dim": str(int(embedding_dim)),
-            "created_at": _now(),
-        }
-        connection.executemany("INSERT INTO settings (key, value) VALUES (?, ?)", settings.items())
+        # Another process may have created the gallery between the check above and the lock.
+        if int(connection.execute("PRAGMA application_id").fetchone()[0]) != APPLICATION_ID:
+            _create_tables(connection, model_fingerprint, embedding_dim)
+            connection.execute("COMMIT")
+            return
         connection.execute("COMMIT")
-        return
 
     version = int(connection.execute("PRAGMA user_version").fetchone()[0])
     if version != SCHEMA_VERSION:

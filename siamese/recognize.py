@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from siamese.crops import input_size_of, prepare_face
 from siamese.detect import Detection, FaceDetector, as_photo, default_detector, largest_detection
-from siamese.gallery import UNKNOWN, Gallery, open_gallery
+from siamese.gallery import UNKNOWN, Gallery, open_gallery, validate_name
 from siamese.photos import Photo
 
 logger = logging.getLogger(__name__)
@@ -33,8 +33,8 @@ METRICS_FILE = "metrics.json"
 ImageInput = Photo | np.ndarray | str | os.PathLike
 
 #: Embeddings closer than this come from the same photo. Under the default model, two
-#: different AT&T photos of one person lie at least 0.16 apart, and shifting a crop by one
-#: pixel moves its embedding by at least 0.14.
+#: different AT&T photos of one person lie at least 0.16 apart and a crop moved or trimmed by
+#: one pixel at least 0.1, while one photo embedded twice differs by about 1e-6.
 SAME_PHOTO_DISTANCE = 1e-3
 
 
@@ -229,6 +229,8 @@ class Recognizer:
             self.identify_threshold = self.threshold
         # Why from_path could not read the threshold, raised when one is needed.
         self._threshold_problem: str | None = None
+        # The metrics.json that from_path read the thresholds from, named in range errors.
+        self._threshold_file: Path | None = None
 
     @classmethod
     def from_path(
@@ -252,6 +254,7 @@ class Recognizer:
         identify_threshold = threshold
         note = None
         problem = None
+        from_file = False
         if threshold is None:
             try:
                 threshold = load_threshold(path)
@@ -261,6 +264,7 @@ class Recognizer:
                 # Detection and enrollment need no threshold, so require_threshold raises this later.
                 problem = str(error)
             else:
+                from_file = True
                 try:
                     identify_threshold = load_threshold(path, "identify_threshold")
                 except KeyError:
@@ -270,6 +274,8 @@ class Recognizer:
         recognizer = cls(load_model(path), detector, threshold, identify_threshold)
         recognizer.model_path = path
         recognizer._threshold_problem = problem
+        if from_file:
+            recognizer._threshold_file = path.parent / METRICS_FILE
         if note is not None:
             recognizer._identify_note = (
                 f"{note}, so faces are identified with the looser verification threshold "
@@ -300,12 +306,16 @@ class Recognizer:
 
     def _check_in_range(self, threshold: float) -> None:
         """Raise ValueError when ``threshold`` exceeds every possible distance between embeddings."""
-        if self._unit_length and threshold > UNIT_DIAMETER:
-            raise ValueError(
-                f"The threshold {threshold:g} is above {UNIT_DIAMETER:g}, the largest distance between "
-                f"this model's unit-length embeddings, so every pair of faces would count as the same "
-                f"person. Pass a --threshold between 0 and {UNIT_DIAMETER:g}, such as 1.0."
-            )
+        if not (self._unit_length and threshold > UNIT_DIAMETER):
+            return
+
+        origin = "" if self._threshold_file is None else f" in {self._threshold_file}"
+        advice = "" if self._threshold_file is None else "retrain the model with `siamese train`, or "
+        raise ValueError(
+            f"The threshold {threshold}{origin} is above {UNIT_DIAMETER:g}, the largest distance between "
+            f"this model's unit-length embeddings, so every pair of faces would count as the same "
+            f"person. To fix it, {advice}pass a --threshold between 0 and {UNIT_DIAMETER:g}, such as 1.0."
+        )
 
     def find_faces(self, image: ImageInput, whole_image: bool = False, channel_order: str = "bgr") -> list[Face]:
         """Detect the faces in ``image`` and prepare each for the network.
@@ -486,13 +496,15 @@ def store_enrollment(gallery: Gallery, name: str, prepared: PreparedFaces) -> li
     if gallery.model_fingerprint != prepared.fingerprint:
         raise ValueError("The gallery was opened for another model; open it with recognizer.open_gallery().")
 
-    keep = _new_photos(gallery, name, prepared)
-    if not keep:
-        return []
+    name = validate_name(name)
+    with gallery.transaction():  # so that no other process stores the same photo meanwhile
+        keep = _new_photos(gallery, name, prepared)
+        if not keep:
+            return []
 
-    sources = [prepared.sources[i] for i in keep]
-    boxes = [prepared.boxes[i] for i in keep]
-    ids = gallery.add(name, prepared.embeddings[keep], sources, boxes)
+        sources = [prepared.sources[i] for i in keep]
+        boxes = [prepared.boxes[i] for i in keep]
+        ids = gallery.add(name, prepared.embeddings[keep], sources, boxes)
     return [EnrolledFace(source, box, row_id) for source, box, row_id in zip(sources, boxes, ids)]
 
 
@@ -501,30 +513,32 @@ def _new_photos(gallery: Gallery, name: str, prepared: PreparedFaces) -> list[in
 
     A photo whose embedding is already stored under ``name``, or repeats an earlier photo of
     this enrollment, adds nothing to a nearest-neighbour search, so it is skipped with a
-    warning. A photo already stored under another name is kept, with a warning, since the
-    gallery then holds one face under two names.
+    warning. A photo stored only under other names is kept, with a warning, since the gallery
+    then holds one face under two names.
     """
     index = gallery.index()
+    own_rows = index.person_ids == (index.names.index(name) if name in index.names else -1)
     keep: list[int] = []
     for position, vector in enumerate(prepared.embeddings):
         source = prepared.sources[position]
         earlier = prepared.embeddings[keep]
-        if len(earlier) and np.min(np.linalg.norm(earlier - vector, axis=1)) < SAME_PHOTO_DISTANCE:
+        if len(earlier) and np.linalg.norm(earlier - vector, axis=1).min() < SAME_PHOTO_DISTANCE:
             logger.warning("Skipped %s: it repeats an earlier photo of this enrollment.", source)
             continue
 
-        if len(index):
-            nearest = index.search(vector)[0]
-            if nearest.distance < SAME_PHOTO_DISTANCE and nearest.name == name:
-                logger.warning("Skipped %s: this face is already enrolled as %s.", source, name)
-                continue
-            if nearest.distance < SAME_PHOTO_DISTANCE:
-                logger.warning(
-                    "%s shows a face already enrolled as %s; it is now enrolled under both names. "
-                    "Remove the wrong one with `siamese gallery remove`.",
-                    source,
-                    nearest.name,
-                )
+        distances = np.linalg.norm(index.embeddings - vector, axis=1)
+        same = distances < SAME_PHOTO_DISTANCE
+        if np.any(same & own_rows):
+            logger.warning("Skipped %s: this face is already enrolled as %s.", source, name)
+            continue
+        if np.any(same):
+            others = sorted({index.names[person] for person in index.person_ids[same]})
+            logger.warning(
+                "%s shows a face already enrolled as %s; it is now enrolled under both names. "
+                "Remove the wrong one with `siamese gallery remove`.",
+                source,
+                " and ".join(others),
+            )
         keep.append(position)
     return keep
 

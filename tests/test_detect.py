@@ -410,9 +410,17 @@ def test_output_folder_with_image_suffix(photos, tmp_path):
     assert (folder / "one_face_street.detect.jpg").is_file()
 
 
-def test_output_gif_name_rejected(photos, tmp_path, capsys):
-    code = main(["detect", str(photos / "one_face_street.jpg"), "--output", str(tmp_path / "boxes.gif")])
+@pytest.mark.parametrize("name", ["boxes.gif", "boxes.PGM"])
+def test_output_unwritable_image_rejected(photos, tmp_path, capsys, name):
+    code = main(["detect", str(photos / "one_face_street.jpg"), "--output", str(tmp_path / name)])
 
     assert code == 2
-    assert "boxes.gif names a .gif image" in capsys.readouterr().err
+    assert f"{name} names a {name[-4:]} image" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())
+
+
+def test_output_trailing_slash_is_folder(photos, tmp_path):
+    code = main(["detect", str(photos / "one_face_street.jpg"), "--output", f"{tmp_path / 'boxes.jpg'}/"])
+
+    assert code == 0
+    assert (tmp_path / "boxes.jpg" / "one_face_street.detect.jpg").is_file()

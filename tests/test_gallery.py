@@ -70,6 +70,15 @@ def test_index_matches_brute_force(n_queries):
     np.testing.assert_allclose(distances, np.min(brute, axis=1), rtol=1e-4, atol=1e-4)
 
 
+def test_nearest_distance_precise_near_zero():
+    index = EmbeddingIndex(np.array([[1.0, 0.0], [0.0, 1.0]]), np.array([0, 1]), ("a", "b"))
+
+    rows, distances = index.nearest(np.array([[1.0, 1e-5]]))
+
+    assert rows.tolist() == [0]
+    assert distances[0] == pytest.approx(1e-5, rel=1e-3)
+
+
 def test_benchmark_search_reports_latencies():
     # The 20 ms target for 100,000 embeddings is checked by `python -m benchmarks.speed`, not
     # here: a timed test could fail whenever the machine is busy.
@@ -211,6 +220,26 @@ def test_reading_empty_file_writes_nothing(tmp_path):
     with open_gallery(path, FINGERPRINT, 2, create=True) as gallery:
         assert len(gallery) == 0
     assert path.stat().st_size > 0
+
+
+def test_first_enroll_race_lost_still_opens(tmp_path, monkeypatch):
+    """Another process creates the gallery after this one found the file empty."""
+    path = tmp_path / "race.db"
+    path.touch()
+    connect = sqlite3.connect
+
+    class OtherProcessFirst(sqlite3.Connection):
+        def execute(self, sql, *parameters):
+            if sql == "BEGIN IMMEDIATE":
+                monkeypatch.setattr(sqlite3, "connect", connect)
+                open_gallery(path, FINGERPRINT, 2, create=True).close()
+            return super().execute(sql, *parameters)
+
+    monkeypatch.setattr(sqlite3, "connect", lambda *args, **kwargs: connect(*args, factory=OtherProcessFirst, **kwargs))
+
+    with open_gallery(path, FINGERPRINT, 2, create=True) as gallery:
+        assert len(gallery) == 0
+        assert gallery.stored_fingerprint == FINGERPRINT
 
 
 def test_text_file_not_gallery(tmp_path, caplog):

@@ -206,6 +206,18 @@ def test_same_photo_under_two_names_warns(recognizer, gallery, caplog):
     assert "already enrolled as s37" in caplog.text
     assert "gallery remove" in caplog.text
     assert [person.name for person in gallery.people()] == ["Sam", "s37"]
+    assert enroll(recognizer, gallery, " Sam ", [image], whole_image=True) == []  # now a repeat
+    assert len(gallery) == 2
+
+
+def test_repeat_check_inside_write_transaction(recognizer, gallery, monkeypatch):
+    seen = []
+    index = gallery.index
+    monkeypatch.setattr(gallery, "index", lambda: seen.append(gallery._connection.in_transaction) or index())
+
+    enroll(recognizer, gallery, "s38", [read_att("s38", 1)], whole_image=True)
+
+    assert seen == [True]
 
 
 def test_identify_rgb_equals_bgr(recognizer, gallery):
@@ -324,6 +336,19 @@ def test_threshold_above_two_rejected(recognizer, gallery):
             needs_threshold()
     assert stored.embedding_id > 0
     assert Recognizer(recognizer.network, recognizer.detector, threshold=2.0).require_threshold() == 2.0
+    alone = Recognizer(recognizer.network, recognizer.detector, identify_threshold=2.0000001)
+    with pytest.raises(ValueError, match="threshold 2.0000001 is above 2"):
+        alone.require_identify_threshold()
+
+
+def test_threshold_above_two_in_metrics_named(model_dir, tmp_path):
+    model = tmp_path / "model.keras"
+    model.write_bytes((model_dir / "model.keras").read_bytes())
+    (tmp_path / "metrics.json").write_text(json.dumps({"threshold": 2.5, "identify_threshold": 0.9}))
+
+    with pytest.raises(ValueError, match="threshold 2.5 in .*metrics.json is above 2") as error:
+        Recognizer.from_path(model).require_threshold()
+    assert "siamese train" in str(error.value)
 
 
 def test_identify_threshold_alone(recognizer):

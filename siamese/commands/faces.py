@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import mimetypes
+import os
 from pathlib import Path
 
 from siamese.commands.options import factor_above_one, positive_float, positive_int
@@ -135,7 +137,7 @@ def _distance_json(value: float) -> float:
 
 
 def _distance_text(value: float) -> str:
-    """Format a distance with 3 decimals, or 3 significant digits below 0.001 (never "0.000")."""
+    """Format a distance with 3 decimals, or 3 significant digits between 0 and 0.001."""
     return f"{value:.3f}" if value >= 0.001 or value == 0 else f"{value:.3g}"
 
 
@@ -154,26 +156,24 @@ def _check_photos_exist(paths: list[str]) -> list[Path]:
     return photos
 
 
-#: Image formats that --output might name but siamese does not write (it writes the formats of
-#: siamese.photos.COLOUR_SUFFIXES); without this check such a name would be taken as a folder.
-UNWRITABLE_IMAGE_SUFFIXES = frozenset({".gif", ".heic", ".heif", ".avif", ".svg", ".pdf", ".ico"})
-
-
 def _annotated_paths(photos: list[Path], output: str, tag: str) -> list[Path]:
     """Choose one output path per photo, never an input path and never the same twice.
 
     ``output`` is a folder, or a file name (with an image suffix) when there is one photo. An
-    existing folder counts as a folder whatever its name ends in.
+    existing folder, or a path ending in a slash, counts as a folder whatever its name ends in.
     """
     from siamese.photos import COLOUR_SUFFIXES, colour_suffix
 
     target = Path(output).expanduser()
-    if target.suffix.lower() in UNWRITABLE_IMAGE_SUFFIXES and not target.is_dir():
+    is_folder = target.is_dir() or output.endswith(("/", os.sep))
+    image_type = mimetypes.guess_type(target.name)[0] or ""
+    if not is_folder and image_type.startswith("image/") and target.suffix.lower() not in COLOUR_SUFFIXES:
+        # Without this check such a name would be taken as a folder.
         raise ValueError(
-            f"--output {target} names a {target.suffix} image, which siamese does not write; end "
-            f"the file name in .jpg or .png, or pass a folder."
+            f"--output {output} names a {target.suffix} image, which siamese does not write. End "
+            f"the file name in .jpg or .png, or end the path with / for a folder."
         )
-    is_file_name = target.suffix.lower() in COLOUR_SUFFIXES and not target.is_dir()
+    is_file_name = target.suffix.lower() in COLOUR_SUFFIXES and not is_folder
     if is_file_name and len(photos) > 1:
         raise ValueError(
             f"--output {target} is an image file name, but {len(photos)} photos were given; pass "
@@ -341,7 +341,7 @@ def run_enroll(args: argparse.Namespace) -> int:
         enrolled = store_enrollment(gallery, name, prepared)
         total = next((person.n_embeddings for person in gallery.people() if person.name == name), 0)
     if not enrolled:
-        print(f"Nothing new to enroll: every photo of {name} is already in {args.gallery}; {total} embedding(s) stored.")
+        print(f"Nothing new to enroll: every photo of {name} is already in {args.gallery} ({total} embedding(s) stored).")
         return 0
 
     for face in enrolled:
@@ -419,7 +419,7 @@ def run_identify(args: argparse.Namespace) -> int:
             if not args.json:
                 print(f"{path}: {len(matches)} face(s)")
                 for m in matches:
-                    detail = f"distance {m.distance:.3f}"
+                    detail = f"distance {_distance_text(m.distance)}"
                     if m.name == UNKNOWN:
                         detail = f"nearest {m.nearest}, {detail}"
                     print(f"  {_format_box(m.box)} {m.name} ({detail})")
