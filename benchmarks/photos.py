@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> dict:
     model_path = resolve_model_path(args.model)
     thresholds = thresholds_to_score(model_path, args.thresholds)
 
-    recognizer = Recognizer.from_path(model_path, threshold=1e9)
+    recognizer = Recognizer.from_path(model_path)  # detects and embeds only, so no threshold is used
     faces, crops = [], []
     for path in photos:
         for index, face in enumerate(recognizer.find_faces(read_photo(path))):

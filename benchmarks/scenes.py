@@ -163,8 +163,9 @@ def run(args: argparse.Namespace) -> dict:
     if not args.verbose:
         logging.getLogger("siamese.gallery").setLevel(logging.WARNING)
 
-    # Identify with no threshold in the way; the rates below apply each threshold afterwards.
-    recognizer = Recognizer.from_path(model_path, threshold=1e9)
+    # The records keep the nearest person and the distance, and the rates below apply each
+    # threshold afterwards, so the recognizer's own threshold plays no part.
+    recognizer = Recognizer.from_path(model_path, threshold=1.0)
     records = []
     with tempfile.TemporaryDirectory() as folder:
         for seed in args.seeds:
