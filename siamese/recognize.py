@@ -287,10 +287,12 @@ class Recognizer:
         """Return the threshold, or raise ValueError saying how to set one."""
         if self.threshold is None and self._threshold_problem is not None:
             raise ValueError(self._threshold_problem)
+        if self.threshold is None and self.model_path is None:
+            raise ValueError("No threshold: create the Recognizer with threshold=DISTANCE, or with from_path().")
         if self.threshold is None:
             raise ValueError(
-                f"No threshold: the model folder has no {METRICS_FILE} with a calibrated "
-                f"'threshold'. Pass --threshold DISTANCE (or threshold=...)."
+                f"No threshold: {self.model_path.parent} has no {METRICS_FILE} with a calibrated "
+                f"'threshold'. Pass --threshold DISTANCE, or train the model again with `siamese train`."
             )
         self._check_in_range(self.threshold)
         return self.threshold

@@ -371,7 +371,7 @@ def _process_frame(frame, index, fps, recognizer, gallery, tracker, whole_image)
         faces.append(
             {
                 "box": list(match.box),
-                "score": match.score,
+                "score": None if match.score is None else round(float(match.score), 3),
                 "track": track_id,
                 "name": smoothed,
                 "raw_name": match.name,

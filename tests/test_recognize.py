@@ -282,6 +282,18 @@ def _model_folder(model_dir, folder, metrics_text):
     return folder / "model.keras"
 
 
+def test_missing_metrics_names_folder(model_dir, recognizer, tmp_path):
+    folder = tmp_path / "no-metrics"
+    folder.mkdir()
+    (folder / "model.keras").symlink_to(model_dir / "model.keras")
+
+    with pytest.raises(ValueError, match="no-metrics has no metrics.json") as error:
+        Recognizer.from_path(folder / "model.keras").require_threshold()
+    assert "--threshold DISTANCE" in str(error.value)
+    with pytest.raises(ValueError, match="threshold=DISTANCE"):
+        Recognizer(recognizer.network, recognizer.detector).require_threshold()
+
+
 @pytest.mark.parametrize("metrics", [{"threshold": 0.8}, {"threshold": 0.8, "identify_threshold": None}])
 def test_old_metrics_identify_with_threshold(model_dir, tmp_path, caplog, metrics):
     model = _model_folder(model_dir, tmp_path / "old-model", json.dumps(metrics))

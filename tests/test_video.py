@@ -172,6 +172,8 @@ def test_video_cli_end_to_end(recognizer, clip, gallery_path, tmp_path, capsys):
     records = [json.loads(line) for line in (output / "clip.identify.jsonl").read_text().splitlines()]
     assert [record["frame"] for record in records] == list(range(FRAMES))
     assert records[1]["time"] == pytest.approx(1 / FPS)
+    scores = [face["score"] for record in records for face in record["faces"]]
+    assert scores == [round(score, 3) for score in scores]  # rounded as in identify --json
 
     tracks = collections.defaultdict(list)
     for record, boxes in zip(records, frame_boxes):

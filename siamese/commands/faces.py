@@ -496,7 +496,7 @@ def _register_video(subparsers) -> None:
         default=DEFAULT_OUTPUT_DIR,
         help="folder for INPUT.identify.avi and INPUT.identify.jsonl (default: %(default)s)",
     )
-    parser.add_argument("--video-out", metavar="FILE", help="annotated video path, .avi (MJPG) or .mp4 (mp4v)")
+    parser.add_argument("--video-out", metavar="FILE", help="annotated video path: .avi (MJPG), or .mp4, .m4v or .mov (mp4v)")
     parser.add_argument("--json-out", metavar="FILE", help="per-frame JSON Lines path")
     parser.add_argument("--no-video", action="store_true", help="write no annotated video")
 

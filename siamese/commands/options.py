@@ -107,7 +107,12 @@ def add_training_options(parser: argparse.ArgumentParser, *, single_optimizer: b
         "images; 0 trains on the real people alone (default: %(default)s)",
     )
     group.add_argument("--no-augment", action="store_true", help="train without random augmentation")
-    group.add_argument("--quiet", action="store_true", help="show less progress output (one line per epoch instead of a progress bar)")
+    quiet_help = (
+        "print one line per epoch instead of a progress bar"
+        if single_optimizer
+        else "hide the progress bar over runs (each run trains silently)"
+    )
+    group.add_argument("--quiet", action="store_true", help=quiet_help)
 
 
 def training_config(args: argparse.Namespace, **overrides):
