@@ -38,14 +38,21 @@ from benchmarks.thresholds import add_model_options, thresholds_to_score
 logger = logging.getLogger("benchmarks.photos")
 
 PHOTO_ENV_VAR = "SIAMESE_SAMPLE_PHOTOS"
+#: Where the notebooks and this benchmark look when neither --photos nor the variable is set.
+DEFAULT_PHOTO_DIR = Path("data") / "sample_photos"
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 
 
 def photo_folder(path: str | None) -> Path:
-    """Return ``path``, else ``$SIAMESE_SAMPLE_PHOTOS``, checked to be a folder."""
+    """Return ``path``, else ``$SIAMESE_SAMPLE_PHOTOS``, else ``data/sample_photos`` when it
+    exists (where the notebooks look too), checked to be a folder."""
     chosen = path if path is not None else os.environ.get(PHOTO_ENV_VAR)
+    if not chosen and DEFAULT_PHOTO_DIR.is_dir():
+        chosen = str(DEFAULT_PHOTO_DIR)
     if not chosen:
-        raise ValueError(f"No photo folder: pass --photos DIR or set {PHOTO_ENV_VAR}.")
+        raise ValueError(
+            f"No photo folder: pass --photos DIR, set {PHOTO_ENV_VAR}, or put the photos in {DEFAULT_PHOTO_DIR}."
+        )
     folder = Path(chosen).expanduser()
     if not folder.is_dir():
         raise FileNotFoundError(f"Photo folder not found: {folder}. Pass an existing folder with --photos.")

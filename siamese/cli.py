@@ -133,11 +133,12 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    command = innermost_parser(parser, args).prog  # such as "siamese gallery rename"
     try:
         return int(args.handler(args) or 0)
     except USER_ERRORS as error:
-        print(f"siamese {args.command}: error: {error}", file=sys.stderr)
+        print(f"{command}: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"siamese {args.command}: interrupted", file=sys.stderr)
+        print(f"{command}: interrupted", file=sys.stderr)
         return 130

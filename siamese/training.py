@@ -151,9 +151,7 @@ def with_blended_identities(train_set: FaceDataset, config: TrainConfig) -> Face
     if config.blended_identities == 0:
         return train_set
 
-    blended = add_blended_identities(train_set, config.blended_identities, np.random.default_rng([config.seed, 3]))
-    logger.info("Added %d blended identities to %d training people", config.blended_identities, len(train_set.names))
-    return blended
+    return add_blended_identities(train_set, config.blended_identities, np.random.default_rng([config.seed, 3]))
 
 
 @dataclass
@@ -209,6 +207,8 @@ def train(
         )
 
     fit_set = with_blended_identities(train_set, config)
+    if config.blended_identities:
+        logger.info("Added %d blended identities to %d training people", config.blended_identities, len(train_set.names))
 
     network = build_network(config)
     if initial_weights is not None:
@@ -261,7 +261,8 @@ def train(
         batches, epochs=config.epochs, initial_epoch=initial_epoch, callbacks=callbacks, verbose=verbose, shuffle=False
     )
     seconds = time.perf_counter() - started
-    logger.info("Trained %d epochs in %.1f s", config.epochs - initial_epoch, seconds)
+    epochs = config.epochs - initial_epoch
+    logger.info("Trained %d epoch%s in %.1f s", epochs, "" if epochs == 1 else "s", seconds)
 
     logged = fit_history.history
     if checkpoint is not None:

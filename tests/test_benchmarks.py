@@ -508,6 +508,18 @@ def test_photos_missing_folder(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
+def test_photos_default_folder(tmp_path, monkeypatch):
+    from benchmarks.photos import photo_folder
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SIAMESE_SAMPLE_PHOTOS", raising=False)
+    with pytest.raises(ValueError, match="--photos DIR.*data/sample_photos"):
+        photo_folder(None)
+
+    (tmp_path / "data" / "sample_photos").mkdir(parents=True)
+    assert photo_folder(None) == Path("data") / "sample_photos"
+
+
 def test_out_home_expanded(tmp_path, monkeypatch):
     import argparse
     import logging

@@ -64,3 +64,12 @@ def test_scale_factor_must_exceed_one(value, capsys):
         main(["detect", "photo.jpg", "--scale-factor", value])
 
     assert "--scale-factor: expected a number greater than 1" in capsys.readouterr().err
+
+
+def test_runtime_error_names_nested_action(tmp_path, capsys):
+    missing = tmp_path / "missing.db"
+
+    code = main(["gallery", "rename", "a", "b", "--gallery", str(missing)])
+
+    assert code == 2
+    assert capsys.readouterr().err.startswith(f"siamese gallery rename: error: Gallery not found: {missing}")
