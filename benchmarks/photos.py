@@ -38,7 +38,7 @@ from benchmarks.thresholds import add_model_options, thresholds_to_score
 logger = logging.getLogger("benchmarks.photos")
 
 PHOTO_ENV_VAR = "SIAMESE_SAMPLE_PHOTOS"
-#: Where the notebooks and this benchmark look when neither --photos nor the variable is set.
+#: Folder read when neither --photos nor the variable is set; the notebooks read it too.
 DEFAULT_PHOTO_DIR = Path("data") / "sample_photos"
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 

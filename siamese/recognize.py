@@ -178,7 +178,7 @@ UNIT_DIAMETER = 2.0
 
 
 def _has_unit_length_output(network) -> bool:
-    """Whether ``network`` ends by scaling its embeddings to unit length."""
+    """Return whether ``network`` ends by scaling its embeddings to unit length."""
     import keras
 
     return isinstance(network.layers[-1], keras.layers.UnitNormalization)
@@ -516,7 +516,7 @@ def _new_photos(gallery: Gallery, name: str, prepared: PreparedFaces) -> list[in
     A photo whose embedding is already stored under ``name``, or repeats an earlier photo of
     this enrollment, adds nothing to a nearest-neighbour search, so it is skipped with a
     warning. A photo stored only under other names is kept, with a warning, since the gallery
-    then holds one face under two names.
+    then contains one face under two names.
     """
     index = gallery.index()
     own_rows = index.person_ids == (index.names.index(name) if name in index.names else -1)
