@@ -20,12 +20,14 @@ with the same settings.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import sys
 from pathlib import Path
 
 from benchmarks.accuracy import train_config
+from siamese.commands.options import positive_int
 from benchmarks.protocols import N_FOLDS, protocol_splits
 from benchmarks.report import (
     Progress,
@@ -109,12 +111,20 @@ def results_markdown(records: list[dict], header: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def run_config(args: argparse.Namespace):
+    """Return the training settings: ``TrainConfig()`` or ``--quick``'s, with ``--epochs`` and
+    ``--steps-per-epoch`` applied when given."""
+    config = train_config(args.quick, args.seed)
+    changes = {"epochs": args.epochs, "steps_per_epoch": args.steps_per_epoch}
+    return dataclasses.replace(config, **{key: value for key, value in changes.items() if value is not None})
+
+
 def run(args: argparse.Namespace) -> list[dict]:
     """Analyse every requested fold and return the fold records."""
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     header = run_header("benchmarks.errors", args.argv)
-    config = train_config(args.quick, args.seed)
+    config = run_config(args)
     dataset = load_att_faces(args.data, image_size=tuple(config.image_size))
 
     splits = protocol_splits(dataset.names, args.protocol)
@@ -155,6 +165,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help=f"CV folds to analyse, 0–{N_FOLDS - 1} (default: all); not with --protocol standard")
     parser.add_argument("--seed", type=int, default=0, help="training seed (default: 0)")
     parser.add_argument("--quick", action="store_true", help="a tiny training config, for CI")
+    parser.add_argument("--epochs", type=positive_int, default=None,
+                        help="training epochs (default: TrainConfig's, or --quick's); 1 with --steps-per-epoch 2 "
+                        "shows what the projection does for a barely trained network")
+    parser.add_argument("--steps-per-epoch", type=positive_int, default=None,
+                        help="batches per epoch (default: TrainConfig's, or --quick's)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debugging details")
     args = parser.parse_args(argv)
     args.argv = argv

@@ -322,6 +322,20 @@ def test_errors_rejects_folds_with_standard(capsys):
     assert "--folds applies to --protocol cv only" in capsys.readouterr().err
 
 
+def test_errors_training_length_options(tmp_path, capsys):
+    from benchmarks.errors import parse_args, run_config
+
+    config = run_config(parse_args(["--out", str(tmp_path / "out"), "--quick", "--epochs", "3"]))
+    assert (config.epochs, config.steps_per_epoch, config.widths) == (3, 2, (8, 16))
+
+    config = run_config(parse_args(["--out", str(tmp_path / "out"), "--steps-per-epoch", "2"]))
+    assert (config.epochs, config.steps_per_epoch) == (50, 2)
+
+    with pytest.raises(SystemExit):
+        parse_args(["--out", str(tmp_path / "out"), "--epochs", "0"])
+    assert "--epochs" in capsys.readouterr().err
+
+
 def test_errors_rejects_file_as_out(tmp_path, capsys):
     from benchmarks.errors import main
 
