@@ -17,8 +17,20 @@ RUN_KEYS = ("optimizer", "learning_rate", "seed", "fold")
 #: Per-epoch columns of ``results.csv`` after the run keys and ``epoch``.
 EPOCH_COLUMNS = ("loss", "accuracy", "val_one_shot_accuracy", "val_eer", "val_roc_auc")
 
-#: Final metrics of ``summary.csv`` after the run keys.
-SUMMARY_COLUMNS = ("one_shot_accuracy", "eer", "roc_auc", "verification_accuracy", "train_seconds", "n_way", "threshold")
+#: Final metrics of ``summary.csv`` after the run keys. ``network_one_shot_accuracy`` is the
+#: last epoch's validation one-shot accuracy of the network's own embeddings, before the
+#: discriminant projection. It is there because the projection can hide differences in
+#: training (see docs/compare.md).
+SUMMARY_COLUMNS = (
+    "one_shot_accuracy",
+    "eer",
+    "roc_auc",
+    "verification_accuracy",
+    "train_seconds",
+    "n_way",
+    "threshold",
+    "network_one_shot_accuracy",
+)
 
 #: False positive rates at which the ROC curves of several runs are averaged.
 ROC_GRID = np.linspace(0.0, 1.0, 201)
@@ -46,7 +58,10 @@ def summary_table(records: dict[str, dict]) -> pd.DataFrame:
     for record in records.values():
         row = {key: record[key] for key in RUN_KEYS}
         for column in SUMMARY_COLUMNS:
-            row[column] = record["train_seconds"] if column == "train_seconds" else record["metrics"].get(column, np.nan)
+            row[column] = record["metrics"].get(column, np.nan)
+        row["train_seconds"] = record["train_seconds"]
+        curve = record["history"].get("val_one_shot_accuracy") or [np.nan]
+        row["network_one_shot_accuracy"] = curve[-1]
         rows.append(row)
     return pd.DataFrame(rows, columns=[*RUN_KEYS, *SUMMARY_COLUMNS])
 

@@ -235,6 +235,9 @@ def test_comparison_writes_outputs(recorded_comparison):
     assert len(results) == 4  # 2 optimizers x 2 seeds x 1 epoch
     assert {"one_shot_accuracy", "eer", "roc_auc", "verification_accuracy", "train_seconds"} <= set(summary.columns)
     assert len(summary) == 4
+    last_epoch = results.groupby(["optimizer", "seed"])["val_one_shot_accuracy"].last()
+    network_alone = summary.set_index(["optimizer", "seed"])["network_one_shot_accuracy"]
+    assert network_alone.sort_index().tolist() == pytest.approx(last_epoch.sort_index().tolist())
     assert summary["one_shot_accuracy"].between(0, 1).all()
     assert summary["eer"].between(0, 1).all()
     assert sorted(path.name for path in (out / "runs").glob("*.json")) == [
@@ -258,6 +261,8 @@ def test_comparison_report_names_test(recorded_comparison):
     assert "Choice of test: the paired t-test. With 2 pairs" in report
     assert "too small to conclude firmly" in report
     assert "| adam | 0.001 | 2 |" in report
+    assert "one-shot, network alone mean ± sd" in report
+    assert "only 2 batches" in report  # the projection is on in these runs
     assert "every run started from identical initial weights" in report
 
 
