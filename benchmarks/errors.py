@@ -27,7 +27,6 @@ import sys
 from pathlib import Path
 
 from benchmarks.accuracy import train_config
-from siamese.commands.options import positive_int
 from benchmarks.protocols import N_FOLDS, protocol_splits
 from benchmarks.report import (
     Progress,
@@ -38,6 +37,8 @@ from benchmarks.report import (
     run_header,
     write_results,
 )
+from siamese.commands.options import positive_int
+from siamese.config import TrainConfig
 from siamese.data import FaceDataset, load_att_faces
 
 logger = logging.getLogger("benchmarks.errors")
@@ -111,7 +112,7 @@ def results_markdown(records: list[dict], header: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run_config(args: argparse.Namespace):
+def run_config(args: argparse.Namespace) -> TrainConfig:
     """Return the training settings: ``TrainConfig()`` or ``--quick``'s, with ``--epochs`` and
     ``--steps-per-epoch`` applied when given."""
     config = train_config(args.quick, args.seed)

@@ -38,7 +38,7 @@ from benchmarks.thresholds import add_model_options, thresholds_to_score
 logger = logging.getLogger("benchmarks.photos")
 
 PHOTO_ENV_VAR = "SIAMESE_SAMPLE_PHOTOS"
-#: Folder read when neither --photos nor the variable is set; the notebooks read it too.
+#: Folder read when neither --photos nor the variable is set, as the notebooks do.
 DEFAULT_PHOTO_DIR = Path("data") / "sample_photos"
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 
@@ -51,7 +51,8 @@ def photo_folder(path: str | None) -> Path:
         chosen = str(DEFAULT_PHOTO_DIR)
     if not chosen:
         raise ValueError(
-            f"No photo folder: pass --photos DIR, set {PHOTO_ENV_VAR}, or put the photos in {DEFAULT_PHOTO_DIR}."
+            f"No photo folder: pass --photos DIR, set {PHOTO_ENV_VAR}, or put the photos in "
+            f"{Path.cwd() / DEFAULT_PHOTO_DIR}."
         )
     folder = Path(chosen).expanduser()
     if not folder.is_dir():

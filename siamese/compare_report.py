@@ -263,14 +263,25 @@ def projection_note(settings) -> list[str]:
     """Return a paragraph on what the discriminant projection hides, or nothing without it."""
     if not settings.shared_train_config().get("discriminant_projection", True):
         return []
+
+    if settings.folds == 1:
+        effect = (
+            "On the standard split a network trained for only 2 batches scores about as well as "
+            "a fully trained one, so differences between optimizers there may come from noise. "
+            "`--no-projection` or `--folds 5` compare the training more directly."
+        )
+    else:
+        effect = (
+            "On the five AT&T cross-validation folds the default training added about 0.027 to "
+            "the one-shot accuracy of a network trained for only 2 batches, so the training "
+            "still shows, but less than without the projection."
+        )
     return [
-        "The reported metrics are those of the final embeddings, after the discriminant projection "
-        "fitted on the training identities. The projection does much of the work: on the "
-        "standard split a network trained for only 2 batches scores about as well as a fully "
-        "trained one, so differences between optimizers there may come from noise. The column "
-        "\"one-shot, network alone\" (the last epoch's validation one-shot accuracy of the "
-        "network's own embeddings, over fewer gallery draws) and the training curves show the "
-        "training itself. `--no-projection` or `--folds 5` compare it more directly.",
+        "The reported metrics are those of the final embeddings, after the discriminant "
+        "projection fitted on the training identities. The projection does much of the work. "
+        f"{effect} The column \"one-shot, network alone\" (the last epoch's validation one-shot "
+        "accuracy of the network's own embeddings, over fewer gallery draws) and the training "
+        "curves show the training itself.",
         "",
     ]
 

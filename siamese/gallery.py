@@ -582,9 +582,13 @@ def open_gallery(
     if is_new:
         path.parent.mkdir(parents=True, exist_ok=True)
         # Create the file ourselves so it is never readable by others, even for a moment.
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        os.close(descriptor)
-        os.chmod(path, 0o600)
+        try:
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            is_new = False  # another process created it first, and _initialise checks what it contains
+        else:
+            os.close(descriptor)
+            os.chmod(path, 0o600)
 
     connection = sqlite3.connect(path, isolation_level=None, timeout=30.0)
     try:

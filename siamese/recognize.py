@@ -32,9 +32,9 @@ METRICS_FILE = "metrics.json"
 
 ImageInput = Photo | np.ndarray | str | os.PathLike
 
-#: Embeddings closer than this come from the same photo. Under the default model, two
-#: different AT&T photos of one person lie at least 0.16 apart and a crop moved or trimmed by
-#: one pixel at least 0.1, while one photo embedded twice differs by about 1e-6.
+#: Embeddings closer than this come from the same photo. Under the default model, the 400
+#: AT&T images lie at least 0.16 from each other, shifting or trimming one by a pixel moves its
+#: embedding by more than 0.05, and embedding one twice gives vectors about 1e-6 apart.
 SAME_PHOTO_DISTANCE = 1e-3
 
 
@@ -536,10 +536,12 @@ def _new_photos(gallery: Gallery, name: str, prepared: PreparedFaces) -> list[in
         if np.any(same):
             others = sorted({index.names[person] for person in index.person_ids[same]})
             logger.warning(
-                "%s shows a face already enrolled as %s; it is now enrolled under both names. "
-                "Remove the wrong one with `siamese gallery remove`.",
+                "%s shows a face already enrolled as %s, so the gallery now stores it under %d names. "
+                "If a name is wrong, `siamese gallery remove NAME` deletes every embedding of that name, "
+                "after which its right photos can be enrolled again.",
                 source,
                 " and ".join(others),
+                len(others) + 1,
             )
         keep.append(position)
     return keep

@@ -22,6 +22,7 @@ import numpy as np
 from tqdm import tqdm
 
 from siamese.annotate import KNOWN_COLOUR, UNKNOWN_COLOUR, draw_faces
+from siamese.distances import json_distance
 from siamese.gallery import UNKNOWN, Gallery
 from siamese.photos import default_file_mode, photo_from_array
 
@@ -375,7 +376,7 @@ def _process_frame(frame, index, fps, recognizer, gallery, tracker, whole_image)
                 "track": track_id,
                 "name": smoothed,
                 "raw_name": match.name,
-                "distance": round(match.distance, 4),
+                "distance": json_distance(match.distance),
             }
         )
     labels = [f"{face['name']} {face['distance']:.2f}" for face in faces]

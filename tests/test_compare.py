@@ -406,3 +406,26 @@ def test_cli_runs_parallel_jobs(att_dir, tmp_path, capsys):
     assert record["tensorflow_threads"] == max(1, available_cores() // 2)
     assert record["train_config"]["epochs"] == 1
     assert (tmp_path / "report.md").exists()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({}, "only 2 batches scores about as well"),
+        ({"folds": 5}, "cross-validation folds the default training added"),
+        ({"discriminant_projection": False}, None),
+    ],
+)
+def test_projection_note_fits_settings(overrides, expected):
+    from siamese.compare import CompareSettings
+    from siamese.compare_report import projection_note
+
+    folds = overrides.pop("folds", 1)
+    settings = CompareSettings(optimizers=("adam",), seeds=(0,), folds=folds, train_config=TrainConfig(**TINY, **overrides))
+
+    note = " ".join(projection_note(settings))
+
+    if expected is None:
+        assert note == ""
+    else:
+        assert expected in note

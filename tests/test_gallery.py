@@ -242,6 +242,25 @@ def test_first_enroll_race_lost_still_opens(tmp_path, monkeypatch):
         assert gallery.stored_fingerprint == FINGERPRINT
 
 
+def test_file_created_meanwhile_still_opens(tmp_path, monkeypatch):
+    """Another process creates the file after this one found it missing."""
+    path = tmp_path / "race.db"
+    real_open = os.open
+    raced = []
+
+    def other_process_first(file, flags, *args):
+        if not raced:
+            raced.append(True)
+            open_gallery(path, FINGERPRINT, 2, create=True).close()
+        return real_open(file, flags, *args)
+
+    monkeypatch.setattr(os, "open", other_process_first)
+
+    with open_gallery(path, FINGERPRINT, 2, create=True) as gallery:
+        assert gallery.stored_fingerprint == FINGERPRINT
+    assert raced == [True]
+
+
 def test_text_file_not_gallery(tmp_path, caplog):
     path = tmp_path / "notes.db"
     path.write_text("these are not the embeddings you are looking for\n" * 20)

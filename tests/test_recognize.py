@@ -204,7 +204,8 @@ def test_same_photo_under_two_names_warns(recognizer, gallery, caplog):
 
     assert stored.embedding_id > 0
     assert "already enrolled as s37" in caplog.text
-    assert "gallery remove" in caplog.text
+    assert "under 2 names" in caplog.text
+    assert "gallery remove NAME" in caplog.text
     assert [person.name for person in gallery.people()] == ["Sam", "s37"]
     assert enroll(recognizer, gallery, " Sam ", [image], whole_image=True) == []  # now a repeat
     assert len(gallery) == 2

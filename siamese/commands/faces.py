@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 
 from siamese.commands.options import factor_above_one, positive_float, positive_int
+from siamese.distances import format_distance, json_distance
 
 logger = logging.getLogger(__name__)
 
@@ -131,16 +132,6 @@ def _rounded(score: float | None) -> float | None:
     return None if score is None else round(float(score), 3)
 
 
-def _distance_json(value: float) -> float:
-    """Round a distance for JSON output to 4 decimals, or 3 significant digits below 0.001."""
-    return round(float(value), 4) if value >= 0.001 else float(f"{value:.3g}")
-
-
-def _distance_text(value: float) -> str:
-    """Format a distance with 3 decimals, or 3 significant digits between 0 and 0.001."""
-    return f"{value:.3f}" if value >= 0.001 or value == 0 else f"{value:.3g}"
-
-
 def _make_recognizer(args: argparse.Namespace):
     from siamese.recognize import Recognizer
 
@@ -166,7 +157,8 @@ def _annotated_paths(photos: list[Path], output: str, tag: str) -> list[Path]:
 
     target = Path(output).expanduser()
     is_folder = target.is_dir() or output.endswith(("/", os.sep))
-    image_type = mimetypes.guess_type(target.name)[0] or ""
+    # Python's own table only, not the system's mime.types, so every machine decides alike.
+    image_type = mimetypes.MimeTypes().guess_type(target.name)[0] or ""
     if not is_folder and image_type.startswith("image/") and target.suffix.lower() not in COLOUR_SUFFIXES:
         # Without this check such a name would be taken as a folder.
         raise ValueError(
@@ -398,13 +390,13 @@ def run_identify(args: argparse.Namespace) -> int:
             results.append(
                 {
                     "path": str(path),
-                    "threshold": _distance_json(threshold),
+                    "threshold": json_distance(threshold),
                     "faces": [
                         {
                             "box": list(m.box),
                             "score": _rounded(m.score),
                             "name": m.name,
-                            "distance": round(m.distance, 4),
+                            "distance": json_distance(m.distance),
                             "nearest": m.nearest,
                         }
                         for m in matches
@@ -419,7 +411,7 @@ def run_identify(args: argparse.Namespace) -> int:
             if not args.json:
                 print(f"{path}: {len(matches)} face(s)")
                 for m in matches:
-                    detail = f"distance {_distance_text(m.distance)}"
+                    detail = f"distance {format_distance(m.distance)}"
                     if m.name == UNKNOWN:
                         detail = f"nearest {m.nearest}, {detail}"
                     print(f"  {_format_box(m.box)} {m.name} ({detail})")
@@ -427,7 +419,7 @@ def run_identify(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(results, indent=2))
     else:
-        print(f"Threshold: {_distance_text(threshold)}")
+        print(f"Threshold: {format_distance(threshold)}")
     if annotated is not None:
         logger.info("Annotated images: %s", ", ".join(str(path) for path in annotated))
     return 0
@@ -464,14 +456,14 @@ def run_verify(args: argparse.Namespace) -> int:
             "paths": [str(first), str(second)],
             "boxes": [list(box) for box in result.boxes],
             "same_person": result.same_person,
-            "distance": _distance_json(result.distance),
-            "threshold": _distance_json(result.threshold),
+            "distance": json_distance(result.distance),
+            "threshold": json_distance(result.threshold),
         }
         print(json.dumps(payload, indent=2))
     elif result.same_person:
-        print(f"Same person: distance {_distance_text(result.distance)} < threshold {_distance_text(result.threshold)}")
+        print(f"Same person: distance {format_distance(result.distance)} < threshold {format_distance(result.threshold)}")
     else:
-        print(f"Different people: distance {_distance_text(result.distance)} >= threshold {_distance_text(result.threshold)}")
+        print(f"Different people: distance {format_distance(result.distance)} >= threshold {format_distance(result.threshold)}")
     return 0 if result.same_person else 1
 
 
@@ -544,7 +536,7 @@ def run_video(args: argparse.Namespace) -> int:
 
     seen = ", ".join(f"{name} ({frames} frames)" for name, frames in sorted(summary.name_frames.items())) or "no faces"
     print(f"Processed {summary.frames} frames (source at {summary.fps:.1f} fps); names shown: {seen}")
-    print(f"Threshold: {_distance_text(recognizer.require_identify_threshold())}")
+    print(f"Threshold: {format_distance(recognizer.require_identify_threshold())}")
     if summary.output_video is not None:
         print(f"Annotated video: {summary.output_video}")
     print(f"Per-frame JSON: {summary.output_json}")
