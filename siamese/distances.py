@@ -1,4 +1,4 @@
-"""How the commands show Euclidean distances between embeddings, in text and in JSON.
+"""Text and JSON forms of the Euclidean distances between embeddings that the commands print.
 
 Distances and thresholds usually lie between 0.1 and 2 and are shown with 3 decimals (text)
 or 4 (JSON). Below 0.01 fixed decimals would hide the value, so it keeps 3 significant
