@@ -1,8 +1,8 @@
 """Text and JSON forms of the Euclidean distances between embeddings that the commands print.
 
 Distances and thresholds usually lie between 0.1 and 2 and are shown with 3 decimals (text)
-or 4 (JSON). Below 0.01 fixed decimals would hide the value, so it keeps 3 significant
-digits instead; a threshold of 0.0015 then prints as 0.0015, not 0.002.
+or 4 (JSON). Below 0.01 fixed decimals would hide the value, so such a value keeps 3
+significant digits instead. A threshold of 0.0015 then prints as 0.0015, not 0.002.
 """
 
 from __future__ import annotations
