@@ -167,7 +167,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0, help="training seed (default: 0)")
     parser.add_argument("--quick", action="store_true", help="a tiny training config, for CI")
     parser.add_argument("--epochs", type=positive_int, default=None,
-                        help="training epochs (default: TrainConfig's, or --quick's); 1 with --steps-per-epoch 2 "
+                        help="training epochs (default: TrainConfig's, or --quick's). 1 with --steps-per-epoch 2 "
                         "shows what the projection does for a barely trained network")
     parser.add_argument("--steps-per-epoch", type=positive_int, default=None,
                         help="batches per epoch (default: TrainConfig's, or --quick's)")

@@ -141,7 +141,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     add_model_options(parser, "model.keras")
     parser.add_argument("--photos", default=None,
-                        help=f"folder of photos, every face a different person (default: ${PHOTO_ENV_VAR})")
+                        help=f"folder of photos, every face a different person (default: ${PHOTO_ENV_VAR}, "
+                        f"else {DEFAULT_PHOTO_DIR} when it exists)")
     args = parser.parse_args(argv)
     args.argv = argv
     check_out_folder(parser, args.out)

@@ -57,11 +57,10 @@ def summary_table(records: dict[str, dict]) -> pd.DataFrame:
     rows = []
     for record in records.values():
         row = {key: record[key] for key in RUN_KEYS}
-        for column in SUMMARY_COLUMNS:
-            row[column] = record["metrics"].get(column, np.nan)
-        row["train_seconds"] = record["train_seconds"]
         curve = record["history"].get("val_one_shot_accuracy") or [np.nan]
-        row["network_one_shot_accuracy"] = curve[-1]
+        extra = {"train_seconds": record["train_seconds"], "network_one_shot_accuracy": curve[-1]}
+        for column in SUMMARY_COLUMNS:
+            row[column] = extra[column] if column in extra else record["metrics"].get(column, np.nan)
         rows.append(row)
     return pd.DataFrame(rows, columns=[*RUN_KEYS, *SUMMARY_COLUMNS])
 
