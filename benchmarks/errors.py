@@ -113,10 +113,11 @@ def results_markdown(records: list[dict], header: dict) -> str:
 
 
 def run_config(args: argparse.Namespace) -> TrainConfig:
-    """Return the training settings: ``TrainConfig()`` or ``--quick``'s, with ``--epochs`` and
-    ``--steps-per-epoch`` applied when given."""
+    """Return the training settings: ``TrainConfig()`` or ``--quick``'s, with ``--epochs``,
+    ``--steps-per-epoch`` and ``--widths`` applied when given."""
     config = train_config(args.quick, args.seed)
-    changes = {"epochs": args.epochs, "steps_per_epoch": args.steps_per_epoch}
+    widths = None if args.widths is None else tuple(args.widths)
+    changes = {"epochs": args.epochs, "steps_per_epoch": args.steps_per_epoch, "widths": widths}
     return dataclasses.replace(config, **{key: value for key, value in changes.items() if value is not None})
 
 
@@ -171,6 +172,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         "shows what the projection does for a barely trained network")
     parser.add_argument("--steps-per-epoch", type=positive_int, default=None,
                         help="batches per epoch (default: TrainConfig's, or --quick's)")
+    parser.add_argument("--widths", type=positive_int, nargs="+", default=None, metavar="FILTERS",
+                        help="filters of each convolution block, one number per block "
+                        f"(default: TrainConfig's, {' '.join(map(str, TrainConfig().widths))})")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debugging details")
     args = parser.parse_args(argv)
     args.argv = argv

@@ -331,9 +331,17 @@ def test_errors_training_length_options(tmp_path, capsys):
     config = run_config(parse_args(["--out", str(tmp_path / "out"), "--steps-per-epoch", "2"]))
     assert (config.epochs, config.steps_per_epoch) == (50, 2)
 
+    config = run_config(parse_args(["--out", str(tmp_path / "out"), "--widths", "64", "128", "256"]))
+    assert config.widths == (64, 128, 256)
+    assert config.epochs == 50
+
     with pytest.raises(SystemExit):
         parse_args(["--out", str(tmp_path / "out"), "--epochs", "0"])
     assert "--epochs" in capsys.readouterr().err
+
+    with pytest.raises(SystemExit):
+        parse_args(["--out", str(tmp_path / "out"), "--widths", "32", "0"])
+    assert "--widths" in capsys.readouterr().err
 
 
 def test_errors_rejects_file_as_out(tmp_path, capsys):
