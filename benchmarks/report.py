@@ -97,6 +97,10 @@ def configure_logging(verbose: bool) -> None:
         datefmt="%H:%M:%S",
     )
 
+    # TensorFlow gives its logger a handler of its own when it is imported before logging is
+    # configured, and that logger also propagates to the root, so each warning printed twice.
+    logging.getLogger("tensorflow").handlers.clear()
+
 
 def report_missing_att_dir(name: str, data: str | None) -> bool:
     """Print ``NAME: error: AT&T folder not found …`` to stderr and return True when the folder is missing."""

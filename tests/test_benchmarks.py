@@ -559,3 +559,17 @@ def test_out_home_expanded(tmp_path, monkeypatch):
 
     assert benchmark_main("benchmarks.test", parse, run, logging.getLogger("test"), [], needs_data=lambda args: False) == 0
     assert seen["out"] == str(tmp_path / "results")  # "--out=~/results" reaches Python unexpanded
+
+
+def test_benchmark_logging_prints_tensorflow_once():
+    script = (
+        "import logging, benchmarks.errors\n"
+        "from benchmarks.report import configure_logging\n"
+        "configure_logging(False)\n"
+        "logging.getLogger('tensorflow').warning('retracing example')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                            cwd=REPOSITORY)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count("retracing example") == 1, result.stderr
