@@ -98,7 +98,7 @@ def configure_logging(verbose: bool) -> None:
     )
 
     # TensorFlow gives its logger a handler of its own when it is imported before logging is
-    # configured, and that logger also propagates to the root, so each warning printed twice.
+    # configured. That logger also propagates to the root, so each warning would print twice.
     logging.getLogger("tensorflow").handlers.clear()
 
 
