@@ -1,9 +1,10 @@
 """Identify faces in a video file or a camera stream, frame by frame.
 
-Each frame goes through :meth:`siamese.recognize.Recognizer.identify`. A :class:`FaceTracker`
-links boxes from frame to frame by overlap (IoU) and reports, per tracked face, the most
-frequent name over the last few frames, so a name does not flicker when one frame's distance
-crosses the threshold.
+Each frame is identified as :meth:`siamese.recognize.Recognizer.identify` does. A
+:class:`FaceTracker` links boxes from frame to frame by overlap (IoU) and, when given embeddings,
+only when the two faces also look alike. It reports, per tracked face, the most frequent name
+over the last few frames, so a name does not flicker when one frame's distance crosses the
+threshold.
 """
 
 from __future__ import annotations
@@ -106,12 +107,14 @@ def box_iou(first: tuple[int, int, int, int], second: tuple[int, int, int, int])
 
 @dataclass
 class Track:
-    """A face followed across frames: its id, last box, recent names and frames since last seen."""
+    """A face followed across frames: its id, last box, recent names, frames since last seen and
+    last embedding (``None`` when the tracker is given none)."""
 
     id: int
     box: tuple[int, int, int, int]
     names: collections.deque
     missed: int = 0
+    embedding: np.ndarray | None = None
 
     def smoothed_name(self) -> str:
         """Return the most frequent recent name; a tie goes to the most recent of the tied names."""
@@ -127,21 +130,48 @@ class FaceTracker:
         window: frames in each face's majority vote. Defaults to 5.
         min_iou: smallest IoU that links a box to an existing face. Defaults to 0.3.
         max_missed: frames a face may go undetected before its track ends. Defaults to 10.
+        max_distance: when :meth:`update` receives embeddings, a box links to a track only if
+            its embedding lies closer than this to the track's last one, so a scene cut that
+            puts another person where a face was starts a new track. ``None`` (the default)
+            links by IoU alone. :func:`process_video` passes the recognizer's verification
+            threshold.
     """
 
-    def __init__(self, window: int = 5, min_iou: float = 0.3, max_missed: int = 10):
+    def __init__(self, window: int = 5, min_iou: float = 0.3, max_missed: int = 10,
+                 max_distance: float | None = None):
         if int(window) != window or window < 1:
             raise ValueError(f"window must be a positive number of frames; received {window}.")
         if not 0.0 < min_iou <= 1.0:
             raise ValueError(f"min_iou must lie in (0, 1]; received {min_iou}.")
+        if max_distance is not None and not max_distance > 0:
+            raise ValueError(f"max_distance must be a positive distance or None; received {max_distance}.")
         self.window = int(window)
         self.min_iou = float(min_iou)
         self.max_missed = int(max_missed)
+        self.max_distance = None if max_distance is None else float(max_distance)
         self.tracks: list[Track] = []
         self._next_id = 1
 
-    def update(self, boxes: list[tuple[int, int, int, int]], names: list[str]) -> list[tuple[int, str]]:
-        """Add one frame's faces; returns ``(track_id, smoothed_name)`` for each box, in order."""
+    def _looks_alike(self, track: Track, embedding: np.ndarray | None) -> bool:
+        if self.max_distance is None or embedding is None or track.embedding is None:
+            return True
+        return float(np.linalg.norm(track.embedding - embedding)) < self.max_distance
+
+    def update(
+        self,
+        boxes: list[tuple[int, int, int, int]],
+        names: list[str],
+        embeddings: np.ndarray | None = None,
+    ) -> list[tuple[int, str]]:
+        """Add one frame's faces; returns ``(track_id, smoothed_name)`` for each box, in order.
+
+        ``embeddings``, float ``(len(boxes), dim)`` or ``None``, gate the links when the tracker
+        has a ``max_distance``.
+        """
+        if embeddings is not None and len(embeddings) != len(boxes):
+            raise ValueError(f"update needs one embedding per box; received {len(embeddings)} for {len(boxes)} boxes.")
+        face_embeddings = [None] * len(boxes) if embeddings is None else list(embeddings)
+
         pairs = sorted(
             (
                 (box_iou(track.box, box), track_index, box_index)
@@ -156,6 +186,8 @@ class FaceTracker:
             if overlap < self.min_iou:
                 break
             if track_index in used_tracks or box_index in assigned:
+                continue
+            if not self._looks_alike(self.tracks[track_index], face_embeddings[box_index]):
                 continue
             used_tracks.add(track_index)
             assigned[box_index] = self.tracks[track_index]
@@ -175,6 +207,7 @@ class FaceTracker:
             track.box = tuple(box)
             track.missed = 0
             track.names.append(name)
+            track.embedding = face_embeddings[box_index]
             results.append((track.id, track.smoothed_name()))
         return results
 
@@ -233,8 +266,10 @@ def process_video(
         output_video: annotated video path (``.avi`` with MJPG, or ``.mp4``/``.m4v``/``.mov``
             with mp4v); ``None`` writes none. It appears only when the run ends, complete.
         output_json: JSON Lines path, one object per frame: ``{"frame", "time" (seconds),
-            "faces": [{"box", "score", "track", "name", "raw_name", "distance"}]}`` where
-            ``name`` is smoothed over ``window`` frames and ``raw_name`` is this frame's match.
+            "faces": [{"box", "score", "track", "name", "raw_name", "nearest", "distance"}]}``
+            where ``name`` is smoothed over ``window`` frames, ``raw_name`` is this frame's
+            match (``"unknown"`` above the identification threshold), and ``distance`` is the
+            distance to ``nearest``, the nearest enrolled person.
         window: frames in each face's majority vote. Defaults to 5.
         whole_image: treat each frame as one face crop.
         show: display the annotated frames in a window (``q`` or Esc stops). ``None`` shows
@@ -247,7 +282,7 @@ def process_video(
         FileNotFoundError: the video file is missing.
         ValueError: the input cannot be opened or contains no frames, or an output suffix has no codec.
     """
-    recognizer.require_threshold()
+    threshold = recognizer.require_threshold()
     output_paths = [Path(path) for path in (output_video, output_json) if path is not None]
     if output_video is not None:
         suffix = Path(output_video).suffix.lower()
@@ -274,7 +309,7 @@ def process_video(
     except BaseException:
         capture.release()
         raise
-    tracker = FaceTracker(window=window)
+    tracker = FaceTracker(window=window, max_distance=threshold)
     name_frames: collections.Counter = collections.Counter()
     bar = tqdm(total=total if total > 0 else None, unit="frame", desc="Video", disable=not progress)
     frames = 0
@@ -364,24 +399,32 @@ class _FrameOutputs:
 
 def _process_frame(frame, index, fps, recognizer, gallery, tracker, whole_image):
     photo = photo_from_array(frame, "bgr", source=f"frame {index}")
-    matches = recognizer.identify(photo, gallery, whole_image=whole_image)
-    tracked = tracker.update([match.box for match in matches], [match.name for match in matches])
+    found = recognizer.find_faces(photo, whole_image)
+    embeddings = recognizer.embed([face.crop for face in found])
+    matches = recognizer.match(embeddings, gallery)
+    tracked = tracker.update([face.box for face in found], [name for name, _, _ in matches], embeddings)
 
     faces = []
-    for match, (track_id, smoothed) in zip(matches, tracked):
+    labels = []
+    for face, (raw_name, distance, nearest), (track_id, smoothed) in zip(found, matches, tracked):
         faces.append(
             {
-                "box": list(match.box),
-                "score": None if match.score is None else round(float(match.score), 3),
+                "box": list(face.box),
+                "score": None if face.score is None else round(float(face.score), 3),
                 "track": track_id,
                 "name": smoothed,
-                "raw_name": match.name,
-                "distance": json_distance(match.distance),
+                "raw_name": raw_name,
+                "nearest": nearest,
+                "distance": json_distance(distance),
             }
         )
-    labels = [f"{face['name']} {face['distance']:.2f}" for face in faces]
+        # The distance belongs to this frame's nearest person, so it is shown only beside that
+        # name (or beside "unknown"), never beside a smoothed name that differs from it.
+        shows_distance = smoothed in (nearest, UNKNOWN)
+        labels.append(f"{smoothed} {distance:.2f}" if shows_distance else smoothed)
+
     colours = [UNKNOWN_COLOUR if face["name"] == UNKNOWN else KNOWN_COLOUR for face in faces]
-    annotated = draw_faces(photo.bgr, [match.box for match in matches], labels, colours)
+    annotated = draw_faces(photo.bgr, [face.box for face in found], labels, colours)
     record = {"frame": index, "time": round(index / fps, 4), "faces": faces}
     return record, annotated
 

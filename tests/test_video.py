@@ -72,6 +72,38 @@ def test_tracker_validates_window():
         FaceTracker(window=0)
 
 
+def test_tracker_splits_unlike_faces():
+    tracker = FaceTracker(window=5, max_distance=0.5)
+    ann, ann_again, bob = np.array([[1.0, 0.0]]), np.array([[0.8, 0.0]]), np.array([[0.0, 1.0]])
+
+    first = tracker.update([(0, 0, 50, 50)], ["ann"], ann)
+    # Same place, similar face (distance 0.2): the track continues.
+    second = tracker.update([(1, 0, 50, 50)], ["ann"], ann_again)
+    # Same place, another face (distance 1.28 from the last one): a scene cut, so a new track.
+    third = tracker.update([(1, 0, 50, 50)], ["bob"], bob)
+
+    assert first == [(1, "ann")]
+    assert second == [(1, "ann")]
+    assert third == [(2, "bob")]
+
+
+def test_tracker_ignores_embeddings_without_limit():
+    tracker = FaceTracker(window=5)
+
+    tracker.update([(0, 0, 50, 50)], ["ann"], np.array([[1.0, 0.0]]))
+    [(track, name)] = tracker.update([(0, 0, 50, 50)], ["bob"], np.array([[0.0, 1.0]]))
+
+    assert track == 1
+    assert name == "bob"  # the tie between ann and bob goes to the latest
+
+
+def test_tracker_validates_embeddings():
+    with pytest.raises(ValueError, match="max_distance"):
+        FaceTracker(max_distance=0)
+    with pytest.raises(ValueError, match="one embedding per box"):
+        FaceTracker().update([(0, 0, 50, 50)], ["ann"], np.zeros((2, 4)))
+
+
 def test_parse_source():
     assert parse_source("0") == 0
     assert parse_source(2) == 2
@@ -199,6 +231,36 @@ def test_video_cli_end_to_end(recognizer, clip, gallery_path, tmp_path, capsys):
     stranger_named = np.mean([face["name"] == "s36" for face in tracks["s40"]])
     assert enrolled_named >= 0.75, [face["raw_name"] for face in tracks["s36"]]
     assert stranger_named < enrolled_named
+
+
+@pytest.mark.slow
+def test_video_scene_cut_starts_new_track(recognizer, gallery_path, tmp_path):
+    # The enrolled s36 for 6 frames, then a cut to the stranger s40 pasted at the same place.
+    scenes = [make_scene([read_att(subject, 2)], np.random.default_rng(5)) for subject in ("s36", "s40")]
+    assert scenes[0][1] == scenes[1][1]
+    path = tmp_path / "cut.avi"
+    height, width = scenes[0][0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), FPS, (width, height))
+    for scene, _ in scenes:
+        for _ in range(6):
+            writer.write(scene)
+    writer.release()
+
+    with recognizer.open_gallery(gallery_path) as gallery:
+        process_video(path, recognizer, gallery, output_json=tmp_path / "cut.jsonl", progress=False)
+
+    records = [json.loads(line) for line in (tmp_path / "cut.jsonl").read_text().splitlines()]
+    box = scenes[0][1][0]
+    tracks = [
+        {face["track"] for face in record["faces"] if box_centre_inside(face["box"], box)} for record in records
+    ]
+    assert all(len(found) == 1 for found in tracks), tracks
+    assert tracks[0] == tracks[5]
+    assert tracks[6] == tracks[11]
+    assert tracks[5] != tracks[6]
+    after_cut = [face for record in records[6:] for face in record["faces"] if box_centre_inside(face["box"], box)]
+    assert all(face["name"] == face["raw_name"] for face in after_cut), after_cut
+    assert all(face["raw_name"] in (face["nearest"], UNKNOWN) for record in records for face in record["faces"])
 
 
 def test_video_max_frames_and_show_headless(recognizer, clip, gallery_path, tmp_path, caplog):
