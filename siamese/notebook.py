@@ -26,6 +26,19 @@ def in_colab() -> bool:
     return "google.colab" in sys.modules
 
 
+def describe_parameter(name: str, value: str | os.PathLike) -> str:
+    """Return ``name='value'`` for an error message, with the absolute path when ``value`` is relative.
+
+    A relative path resolves from the kernel's working folder: ``Notebook/`` under Jupyter,
+    but wherever papermill or nbconvert was started otherwise.
+    """
+    text = f"{name}={str(value)!r}"
+    path = Path(value).expanduser()
+    if path.is_absolute():
+        return text
+    return f"{text} (relative to the working folder {Path.cwd()}, so {path.absolute()})"
+
+
 def require_att_faces(data_dir: str | os.PathLike) -> Path:
     """Return ``data_dir`` as a path when it contains the AT&T layout (``s1/1.pgm`` at least).
 
@@ -36,7 +49,7 @@ def require_att_faces(data_dir: str | os.PathLike) -> Path:
     folder = Path(data_dir).expanduser()
     if not (folder / "s1" / "1.pgm").is_file():
         raise FileNotFoundError(
-            f"AT&T faces not found in data_dir={str(data_dir)!r} (expected s1/1.pgm … s40/10.pgm "
+            f"AT&T faces not found in {describe_parameter('data_dir', data_dir)} (expected s1/1.pgm … s40/10.pgm "
             f"there). Download them with `siamese download --data {data_dir}`, or set the "
             f"notebook's data_dir parameter (or the SIAMESE_ATT_DIR environment variable) to the "
             f"folder that contains s1 … s40."
@@ -57,7 +70,7 @@ def require_photos(photos_dir: str | os.PathLike) -> list[Path]:
         photos = sorted(path for path in folder.iterdir() if path.suffix.lower() in IMAGE_SUFFIXES)
     if not photos:
         raise FileNotFoundError(
-            f"No photos found in photos_dir={str(photos_dir)!r}. Put a few JPEG or PNG photos "
+            f"No photos found in {describe_parameter('photos_dir', photos_dir)}. Put a few JPEG or PNG photos "
             f"with faces in that folder, or set the notebook's photos_dir parameter (or the "
             f"SIAMESE_SAMPLE_PHOTOS environment variable) to a folder that has them."
         )
@@ -74,7 +87,7 @@ def require_model(model_path: str | os.PathLike) -> Path:
     path = Path(model_path).expanduser()
     if not path.is_file():
         raise FileNotFoundError(
-            f"Trained model not found at model_path={str(model_path)!r}. Run "
+            f"Trained model not found at {describe_parameter('model_path', model_path)}. Run "
             f"03_training.ipynb first (it saves model.keras into its out_dir), train one with "
             f"`siamese train --out DIR`, or set the notebook's model_path parameter to a "
             f"model.keras file."

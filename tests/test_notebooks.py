@@ -282,3 +282,19 @@ def test_recognition_notebook_runs(att_dir, sample_photos_dir, trained_run, tmp_
     assert "enrolled: s36, s37, s38" in text
     assert "camera_index is None" in text
     assert (tmp_path / "out" / "recognition" / "gallery.sqlite").is_file()
+
+
+def test_missing_folder_error_resolves_relative_path(tmp_path, monkeypatch):
+    from siamese.notebook import require_photos
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FileNotFoundError) as relative:
+        require_photos("../data/sample_photos")
+    with pytest.raises(FileNotFoundError) as absolute:
+        require_photos(tmp_path / "photos")
+
+    assert "photos_dir='../data/sample_photos'" in str(relative.value)
+    assert f"relative to the working folder {tmp_path}" in str(relative.value)
+    assert str(tmp_path / ".." / "data" / "sample_photos") in str(relative.value)
+    assert f"photos_dir='{tmp_path / 'photos'}'" in str(absolute.value)
+    assert "relative to" not in str(absolute.value)
