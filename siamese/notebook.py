@@ -157,7 +157,8 @@ def prepare_colab(att_faces: bool = True, photos: bool = False, model: bool = Fa
             already contains some. The sample photos are not in the repository, because
             their licence does not allow redistribution.
         model: train a model with ``siamese train`` (default settings, several minutes)
-            into ``root/runs/colab`` unless one is there already; implies ``att_faces``.
+            into ``root/runs/colab`` unless one is there already, printing its progress; an
+            interrupted training resumes on the next call. Implies ``att_faces``.
         root: folder that receives the data; Colab's working folder by default.
 
     Raises:
@@ -185,13 +186,37 @@ def prepare_colab(att_faces: bool = True, photos: bool = False, model: bool = Fa
         os.environ["SIAMESE_SAMPLE_PHOTOS"] = str(folder)
 
     if model:
-        import subprocess
-
         out = root / "runs" / "colab"
         if not (out / "model.keras").is_file():
-            command = [sys.executable, "-m", "siamese", "train", "--data", os.environ["SIAMESE_ATT_DIR"], "--out", str(out), "--overwrite", "--quiet"]
-            subprocess.run(command, check=True)
+            print("Training a model for this notebook (several minutes). If the cell is interrupted, "
+                  "running it again resumes after the last finished epoch.")
+            run_printing_output([sys.executable, "-m", "siamese", "train", "--data", os.environ["SIAMESE_ATT_DIR"], "--out", str(out)])
         os.environ["SIAMESE_MODEL"] = str(out / "model.keras")
+
+
+def run_printing_output(command: list[str]) -> None:
+    """Run ``command`` and print its stdout and stderr line by line as they arrive.
+
+    A notebook cell does not show the output that a child process writes to inherited file
+    descriptors, so a long command would otherwise run silently.
+
+    Raises:
+        RuntimeError: the command exited with a nonzero status.
+    """
+    import signal
+    import subprocess
+
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as process:
+        try:
+            for line in process.stdout:
+                print(line, end="", flush=True)
+        except KeyboardInterrupt:
+            # Interrupting the cell stops the child too, as Ctrl-C would in a terminal, rather
+            # than leaving the context manager waiting for it to finish.
+            process.send_signal(signal.SIGINT)
+            raise
+    if process.returncode != 0:
+        raise RuntimeError(f"{' '.join(command[:4])} … failed with exit status {process.returncode}; its output is above.")
 
 
 def display_jpeg(figure, quality: int = 85) -> None:

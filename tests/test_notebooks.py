@@ -298,3 +298,32 @@ def test_missing_folder_error_resolves_relative_path(tmp_path, monkeypatch):
     assert str(tmp_path / ".." / "data" / "sample_photos") in str(relative.value)
     assert f"photos_dir='{tmp_path / 'photos'}'" in str(absolute.value)
     assert "relative to" not in str(absolute.value)
+
+
+def test_run_printing_output_echoes_lines(capsys):
+    from siamese.notebook import run_printing_output
+
+    run_printing_output([sys.executable, "-c", "import sys; print('first'); print('second', file=sys.stderr)"])
+
+    assert capsys.readouterr().out.splitlines() == ["first", "second"]
+
+
+def test_run_printing_output_raises_on_failure(capsys):
+    from siamese.notebook import run_printing_output
+
+    with pytest.raises(RuntimeError, match="exit status 3"):
+        run_printing_output([sys.executable, "-c", "print('before failing'); raise SystemExit(3)"])
+    assert "before failing" in capsys.readouterr().out
+
+
+def test_run_printing_output_interrupt_stops_child(monkeypatch):
+    import siamese.notebook
+
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(siamese.notebook, "print", interrupt, raising=False)
+    child = "import time; print('started', flush=True); time.sleep(300)"
+
+    with pytest.raises(KeyboardInterrupt):
+        siamese.notebook.run_printing_output([sys.executable, "-c", child])
