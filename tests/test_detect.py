@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import cv2
 import numpy as np
@@ -424,3 +425,20 @@ def test_output_trailing_slash_is_folder(photos, tmp_path):
 
     assert code == 0
     assert (tmp_path / "boxes.jpg" / "one_face_street.detect.jpg").is_file()
+
+
+def test_same_stem_photos_numbered_and_logged(photos, tmp_path, caplog):
+    inputs = []
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        inputs.append(tmp_path / folder / "face.jpg")
+        inputs[-1].write_bytes((photos / "one_face_street.jpg").read_bytes())
+    output = tmp_path / "out"
+
+    with caplog.at_level(logging.INFO, logger="siamese.commands.faces"):
+        code = main(["detect", *map(str, inputs), "--output", str(output)])
+
+    assert code == 0
+    assert (output / "face.detect.jpg").is_file()
+    assert (output / "face.detect-2.jpg").is_file()
+    assert f"{inputs[1]} -> {output / 'face.detect-2.jpg'}" in caplog.text

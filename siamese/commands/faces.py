@@ -187,6 +187,13 @@ def _annotated_paths(photos: list[Path], output: str, tag: str) -> list[Path]:
     return paths
 
 
+def _log_annotated(photos: list[Path], annotated: list[Path]) -> None:
+    """Log each photo with its annotated copy, since numbered names such as ``5.identify-2.png``
+    do not say which photo they came from."""
+    pairs = ", ".join(f"{photo} -> {path}" for photo, path in zip(photos, annotated))
+    logger.info("Annotated images: %s", pairs)
+
+
 def _unused_path(folder: Path, stem: str, suffix: str, taken_paths: list[Path]) -> Path:
     """Return ``folder/stem+suffix``, numbered ``stem-2``, ``stem-3`` … when already in ``taken_paths``."""
     candidate = folder / f"{stem}{suffix}"
@@ -293,7 +300,7 @@ def run_detect(args: argparse.Namespace) -> int:
                 score = "" if face["score"] is None else f"  score {face['score']:.2f}"
                 print(f"  {_format_box(face['box'])}{score}")
     if annotated is not None:
-        logger.info("Annotated images: %s", ", ".join(str(path) for path in annotated))
+        _log_annotated(photos, annotated)
     return 0
 
 
@@ -421,7 +428,7 @@ def run_identify(args: argparse.Namespace) -> int:
     else:
         print(f"Threshold: {format_distance(threshold)}")
     if annotated is not None:
-        logger.info("Annotated images: %s", ", ".join(str(path) for path in annotated))
+        _log_annotated(photos, annotated)
     return 0
 
 
