@@ -442,3 +442,27 @@ def test_same_stem_photos_numbered_and_logged(photos, tmp_path, caplog):
     assert (output / "face.detect.jpg").is_file()
     assert (output / "face.detect-2.jpg").is_file()
     assert f"{inputs[1]} -> {output / 'face.detect-2.jpg'}" in caplog.text
+
+
+def test_haar_min_score_drops_weak_boxes(photos):
+    # The group photo shifted into an 800x600 frame, as a video of the sample photos shows it:
+    # besides the four faces, the cascade finds a weak box on a shirt (score 2.7).
+    group = cv2.imread(str(photos / "four_faces_group.jpg"))
+    shift = np.float32([[1, 0, -12], [0, 1, (600 - group.shape[0]) // 2]])
+    frame = photo_from_array(cv2.warpAffine(group, shift, (800, 600)))
+
+    every = HaarFaceDetector().detect(frame)
+    kept = HaarFaceDetector(min_score=5.0).detect(frame)
+
+    assert len(every) == 5
+    assert len(kept) == SAMPLE_FACE_COUNTS["four_faces_group.jpg"]
+    assert all(detection.score >= 5.0 for detection in kept)
+    assert [detection for detection in every if detection.score >= 5.0] == kept
+
+
+def test_score_threshold_option_per_detector():
+    haar = create_detector("haar", score_threshold=4.5)
+    assert haar.min_score == 4.5
+    assert create_detector("haar").min_score is None
+    with pytest.raises(ValueError, match="--score-threshold"):
+        HaarFaceDetector(min_score=float("nan"))

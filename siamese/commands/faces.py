@@ -88,8 +88,10 @@ def _add_detector_options(parser: argparse.ArgumentParser, whole_image: bool = T
         "--score-threshold",
         type=float,
         metavar="SCORE",
-        default=DEFAULT_SCORE_THRESHOLD,
-        help="smallest YuNet score kept, in [0, 1], for --detector dnn (default: %(default)s)",
+        default=None,
+        help="smallest detector score kept. For haar a level weight, such as 5 to drop weak false "
+        "faces (default: keep every face). For dnn a YuNet score in [0, 1] (default: "
+        f"{DEFAULT_SCORE_THRESHOLD})",
     )
     if whole_image:
         group.add_argument(
