@@ -422,7 +422,7 @@ class Gallery:
                     (person_id, vector.astype("<f4").tobytes(), str(source), _format_box(box), now, self.model_fingerprint),
                 )
                 ids.append(int(cursor.lastrowid))
-        logger.info("Stored %d embedding(s) of %s in %s", len(ids), name, self.path)
+        logger.debug("Stored %d embedding(s) of %s in %s", len(ids), name, self.path)
         return ids
 
     def rename(self, old: str, new: str) -> None:

@@ -104,8 +104,9 @@ def resolve_model_path(path: str | os.PathLike | None = None) -> Path:
     if not path.is_file():
         found = sorted(str(candidate) for candidate in Path("runs").glob("*/model.keras"))
         hint = f" Models found under runs/: {', '.join(found[:5])}." if found else ""
+        shown = path if path.is_absolute() else f"{path} (relative to the working folder {Path.cwd()})"
         raise FileNotFoundError(
-            f"Model not found: {path}.{hint} Train one with `siamese train --out runs/latest`, "
+            f"Model not found: {shown}.{hint} Train one with `siamese train --out runs/latest`, "
             f"or pass --model PATH (or set {MODEL_ENV_VAR}) to a model.keras written by `siamese train`."
         )
     if path.suffix != ".keras":

@@ -418,10 +418,13 @@ def test_missing_model_says_train(tmp_path, monkeypatch):
     monkeypatch.delenv("SIAMESE_MODEL", raising=False)
     monkeypatch.chdir(tmp_path)
 
-    with pytest.raises(FileNotFoundError, match="siamese train"):
+    with pytest.raises(FileNotFoundError, match="siamese train") as relative:
         resolve_model_path(None)
-    with pytest.raises(FileNotFoundError, match="elsewhere.keras"):
+    with pytest.raises(FileNotFoundError, match="elsewhere.keras") as absolute:
         resolve_model_path(tmp_path / "elsewhere.keras")
+
+    assert f"runs/latest/model.keras (relative to the working folder {tmp_path})" in str(relative.value)
+    assert "relative to" not in str(absolute.value)
 
     (tmp_path / "metrics.json").write_text("{}")
     with pytest.raises(ValueError, match="ending in .keras"):

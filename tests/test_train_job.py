@@ -129,3 +129,4 @@ def test_data_defaults_to_environment(tmp_path):
     )
     assert result.returncode == 2
     assert str(folder) in result.stderr
+    assert f"AT&T faces: {folder} (from $SIAMESE_ATT_DIR)" in result.stderr

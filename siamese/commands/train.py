@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import sys
 
 from siamese.commands.options import add_training_options, training_config
+
+logger = logging.getLogger(__name__)
 
 
 def register(subparsers) -> None:
@@ -46,12 +50,20 @@ def run(args: argparse.Namespace) -> int:
 
     matplotlib.use("Agg")
 
-    from siamese.data import resolve_att_dir
+    from siamese.data import DATA_ENV_VAR, resolve_att_dir
     from siamese.job import run_training_job, summary_table
 
     config = training_config(args)
+    data_dir = resolve_att_dir(args.data)
+    if args.data is not None:
+        source = "--data"
+    elif os.environ.get(DATA_ENV_VAR):
+        source = f"${DATA_ENV_VAR}"
+    else:
+        source = "the default folder"
+    logger.info("AT&T faces: %s (from %s)", data_dir, source)
     result = run_training_job(
-        resolve_att_dir(args.data),
+        data_dir,
         args.out,
         config,
         overwrite=args.overwrite,
