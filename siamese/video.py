@@ -35,6 +35,8 @@ VIDEO_CODECS = {".avi": "MJPG", ".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v"}
 #: Frame rate written when the source reports none (a camera may report 0), in frames per second.
 FALLBACK_FPS = 25.0
 WINDOW_NAME = "siamese video"
+#: Smallest frame side, in pixels, written as annotated video.
+MIN_VIDEO_SIDE = 16
 
 
 def parse_source(text: str | int | os.PathLike) -> int | Path:
@@ -290,8 +292,7 @@ def process_video(
             raise ValueError(
                 f"Cannot choose a codec for {output_video}; use one of: {', '.join(VIDEO_CODECS)}."
             )
-    if isinstance(parse_source(source), Path) and any(path.resolve() == Path(source).resolve() for path in output_paths):
-        raise ValueError(f"An output path equals the input video {source}; choose another output.")
+    _check_output_paths(output_paths, source, gallery, recognizer)
 
     display = has_display() if show is None else bool(show)
     if display and not has_display():
@@ -351,6 +352,29 @@ def process_video(
         raise ValueError(f"Video {source} has no readable frames; check that the file plays and is not truncated.")
     outputs.commit()
     return VideoSummary(frames, fps, outputs.video_path, outputs.json_path, dict(name_frames), stopped_early)
+
+
+def _check_output_paths(outputs: list[Path], source, gallery: Gallery, recognizer) -> None:
+    """Reject outputs that would replace the input video, the gallery, the model or each other."""
+    protected = {}
+    if isinstance(parse_source(source), Path):
+        protected[Path(source).resolve()] = f"the input video {source}"
+    if getattr(gallery, "path", None) is not None:
+        protected[Path(gallery.path).resolve()] = f"the gallery {gallery.path}"
+    if getattr(recognizer, "model_path", None) is not None:
+        model = Path(recognizer.model_path)
+        protected[model.resolve()] = f"the model {model}"
+        protected[(model.parent / "metrics.json").resolve()] = f"the model's {model.parent / 'metrics.json'}"
+
+    for path in outputs:
+        owner = protected.get(path.resolve())
+        if owner is not None:
+            raise ValueError(f"The output path {path} is {owner}, which the run would overwrite; choose another output.")
+    if len(outputs) == 2 and outputs[0].resolve() == outputs[1].resolve():
+        raise ValueError(
+            f"The annotated video and the per-frame JSON would both be written to {outputs[0]}; "
+            f"give them different paths."
+        )
 
 
 class _FrameOutputs:
@@ -431,6 +455,12 @@ def _process_frame(frame, index, fps, recognizer, gallery, tracker, whole_image)
 
 def _open_writer(temporary: Path, final: Path, fps: float, shape) -> cv2.VideoWriter:
     height, width = shape[:2]
+    if min(height, width) < MIN_VIDEO_SIDE:
+        # OpenCV 5.1's MJPG writer aborts the whole process on 4x4 and 5x5 frames.
+        raise ValueError(
+            f"The frames are {width}x{height} pixels, too small to write as video (at least "
+            f"{MIN_VIDEO_SIDE} pixels a side); pass --no-video to write only the per-frame JSON."
+        )
     fourcc = cv2.VideoWriter_fourcc(*VIDEO_CODECS[final.suffix.lower()])
     writer = cv2.VideoWriter(str(temporary), fourcc, fps, (width, height))
     if not writer.isOpened():

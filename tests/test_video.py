@@ -296,6 +296,25 @@ def test_video_bad_output_suffix(recognizer, clip, gallery_path, tmp_path):
     assert not list(tmp_path.iterdir())
 
 
+def test_video_rejects_outputs_over_inputs(recognizer, clip, gallery_path, tmp_path):
+    path, _ = clip
+    gallery_bytes = gallery_path.read_bytes()
+    model_bytes = recognizer.model_path.read_bytes()
+
+    with recognizer.open_gallery(gallery_path) as gallery:
+        with pytest.raises(ValueError, match="is the gallery"):
+            process_video(path, recognizer, gallery, output_json=gallery_path, progress=False)
+        with pytest.raises(ValueError, match="is the model"):
+            process_video(path, recognizer, gallery, output_json=recognizer.model_path, progress=False)
+        with pytest.raises(ValueError, match="different paths"):
+            process_video(path, recognizer, gallery, output_video=tmp_path / "same.avi",
+                          output_json=tmp_path / "same.avi", progress=False)
+
+    assert gallery_path.read_bytes() == gallery_bytes
+    assert recognizer.model_path.read_bytes() == model_bytes
+    assert not (tmp_path / "same.avi").exists()
+
+
 def test_video_cli_unreadable(recognizer, gallery_path, tmp_path, capsys):
     path = tmp_path / "broken.mp4"
     path.write_bytes(b"\x00" * 1000)
@@ -305,3 +324,20 @@ def test_video_cli_unreadable(recognizer, gallery_path, tmp_path, capsys):
     assert code == 2
     assert "broken.mp4" in capsys.readouterr().err
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
+
+
+def test_video_tiny_frames_rejected(recognizer, gallery_path, tmp_path):
+    path = tmp_path / "tiny.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), FPS, (8, 8))
+    for _ in range(3):
+        writer.write(np.zeros((8, 8, 3), np.uint8))
+    writer.release()
+    output = tmp_path / "out"
+    output.mkdir()
+
+    with recognizer.open_gallery(gallery_path) as gallery:
+        with pytest.raises(ValueError, match="8x8 pixels, too small"):
+            process_video(path, recognizer, gallery, output_video=output / "tiny.identify.avi",
+                          output_json=output / "tiny.identify.jsonl", progress=False)
+
+    assert not list(output.iterdir())
