@@ -139,6 +139,10 @@ def plan_runs(settings: CompareSettings) -> list[RunSpec]:
     ]
 
 
+class RunsFailedError(RuntimeError):
+    """Some runs of a comparison failed; the finished ones are stored and in the outputs."""
+
+
 def split_folds(dataset: FaceDataset, folds: int) -> list[tuple[FaceDataset, FaceDataset]]:
     """Return ``(train_set, test_set)`` per fold; one fold is the standard AT&T split.
 
@@ -352,7 +356,7 @@ def run_comparison(
     Raises:
         ValueError: invalid settings, or ``out`` contains a comparison with other settings.
         FileNotFoundError: ``data`` does not exist.
-        RuntimeError: some runs failed; the others are stored and in the outputs, and
+        RunsFailedError: some runs failed; the others are stored and in the outputs, and
             running the same command again retries the failed ones.
     """
     if jobs is not None and (not isinstance(jobs, (int, np.integer)) or jobs < 1):
@@ -391,7 +395,7 @@ def run_comparison(
 
     results, summary, report = write_outputs(out, settings, ordered, planned=len(plan))
     if failures:
-        raise RuntimeError(
+        raise RunsFailedError(
             f"{len(failures)} of {len(plan)} runs failed ({', '.join(failures)}); the others are stored "
             f"in {runs_dir}. Run the same command again to retry the failed runs."
         )

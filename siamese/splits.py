@@ -19,7 +19,7 @@ def standard_split(names: tuple[str, ...] | list[str]) -> tuple[list[str], list[
     if missing:
         raise ValueError(
             f"The standard split needs identities s1 … s40; missing {missing[:5]}. "
-            f"Use subject_folds() for other datasets."
+            f"For other datasets, split by folds (siamese compare --folds K, or subject_folds() in Python)."
         )
     return list(STANDARD_TRAIN), list(STANDARD_TEST)
 
@@ -41,6 +41,12 @@ def subject_folds(
         raise ValueError(f"n_folds must be an integer of at least 2; received {n_folds!r}.")
     if n_folds > len(names):
         raise ValueError(f"n_folds={n_folds} exceeds the {len(names)} identities available.")
+    if len(names) // n_folds < 2:
+        # One-shot identification and the equal error rate need two test identities per fold.
+        raise ValueError(
+            f"{n_folds} folds leave test groups of 1 identity among {len(names)}; each fold needs "
+            f"at least 2 to test on, so use at most {len(names) // 2} folds."
+        )
 
     order = rng.permutation(len(names))
     groups = np.array_split(order, n_folds)

@@ -408,6 +408,37 @@ def test_cli_runs_parallel_jobs(att_dir, tmp_path, capsys):
     assert (tmp_path / "report.md").exists()
 
 
+def test_cli_failed_run_exits_cleanly(att_dir, tmp_path, capsys, monkeypatch):
+    from siamese import compare_run
+    from siamese.commands import compare as compare_command
+
+    real_train = compare_run.train
+
+    def failing_sgd(train_set, config, **kwargs):
+        if config.optimizer == "sgd":
+            raise ValueError("a training failure")
+        return real_train(train_set, config, **kwargs)
+
+    monkeypatch.setattr(compare_run, "train", failing_sgd)
+    parser = argparse.ArgumentParser(prog="siamese")
+    compare_command.register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(
+        [
+            "compare", "--data", str(att_dir), "--out", str(tmp_path), "--optimizers", "adam", "sgd",
+            "--seeds", "1", "--epochs", "1", "--steps-per-epoch", "2", "--image-size", "28x23",
+            "--embedding-dim", "8", "--identities-per-batch", "4", "--images-per-identity", "2",
+            "--jobs", "1", "--quiet",
+        ]
+    )
+
+    assert args.handler(args) == 1
+
+    error = capsys.readouterr().err
+    assert "siamese compare: error: 1 of 2 runs failed (sgd_lr0.01_seed0_fold0)" in error
+    assert "Run the same command again" in error
+    assert (tmp_path / "runs" / "adam_lr0.001_seed0_fold0.json").exists()
+
+
 @pytest.mark.parametrize(
     ("overrides", "expected"),
     [

@@ -89,3 +89,11 @@ def test_folds_seeded():
 def test_too_many_folds_raises():
     with pytest.raises(ValueError, match="exceeds"):
         subject_folds(["a", "b"], 3, np.random.default_rng(0))
+
+
+def test_folds_need_two_test_identities():
+    names = [f"s{i}" for i in range(1, 41)]
+
+    assert all(len(test) == 2 for _, test in subject_folds(names, 20, np.random.default_rng(0)))
+    with pytest.raises(ValueError, match="use at most 20 folds"):
+        subject_folds(names, 21, np.random.default_rng(0))

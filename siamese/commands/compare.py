@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from siamese.commands.options import add_training_options, positive_float, positive_int, training_config
 
@@ -37,8 +38,9 @@ def register(subparsers) -> None:
     )
     parser.add_argument(
         "--folds", type=positive_int, default=1,
-        help="1 for the standard split (train s1-s35, test s36-s40); K >= 2 for K subject-disjoint "
-        "folds with a fixed permutation seed (default: %(default)s)",
+        help="1 for the standard split (train s1-s35, test s36-s40); K from 2 to half the number of "
+        "identities (20 for AT&T) for K subject-disjoint folds with a fixed permutation seed "
+        "(default: %(default)s)",
     )
     parser.add_argument(
         "--learning-rate", type=positive_float, nargs="+", default=None, metavar="RATE",
@@ -55,7 +57,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from siamese.compare import CompareSettings, run_comparison
+    from siamese.compare import CompareSettings, RunsFailedError, run_comparison
     from siamese.compare_report import format_summary
     from siamese.data import resolve_att_dir
 
@@ -66,7 +68,12 @@ def run(args: argparse.Namespace) -> int:
         folds=args.folds,
         train_config=training_config(args),
     )
-    result = run_comparison(resolve_att_dir(args.data), args.out, settings, jobs=args.jobs, progress=not args.quiet)
+    try:
+        result = run_comparison(resolve_att_dir(args.data), args.out, settings, jobs=args.jobs, progress=not args.quiet)
+    except RunsFailedError as error:
+        # Each failure was logged with its traceback as it happened; a second one adds nothing.
+        print(f"siamese compare: error: {error}", file=sys.stderr)
+        return 1
 
     print()
     print(format_summary(result.summary, settings.is_sweep))
