@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,8 +40,8 @@ def resolve_optimizer(name: str, learning_rate: float | None) -> tuple[str, floa
     if key not in OPTIMIZER_DEFAULT_LEARNING_RATES:
         raise ValueError(f"Unknown optimizer {name!r}; expected one of: {', '.join(OPTIMIZERS)}.")
     rate = OPTIMIZER_DEFAULT_LEARNING_RATES[key] if learning_rate is None else float(learning_rate)
-    if not rate > 0:
-        raise ValueError(f"learning_rate must be positive; received {learning_rate}.")
+    if not 0 < rate < math.inf:
+        raise ValueError(f"learning_rate must be a positive finite number; received {learning_rate}.")
     return key, rate
 
 
@@ -105,21 +106,29 @@ class TrainConfig:
             value = getattr(self, name)
             if not isinstance(value, (int, np.integer)) or value < 1:
                 raise ValueError(f"{name} must be a positive integer; received {value!r}.")
+        if len(self.image_size) != 2 or min(self.image_size) < 2 ** len(self.widths):
+            raise ValueError(
+                f"image_size (--image-size) {'x'.join(map(str, self.image_size))} is too small for the "
+                f"network's {len(self.widths)} pooling blocks, each of which halves the image; use at "
+                f"least {2 ** len(self.widths)} pixels a side."
+            )
         if self.images_per_identity < 2:
             raise ValueError(
                 f"images_per_identity must be at least 2 so batches hold same-person pairs; "
                 f"received {self.images_per_identity}."
             )
-        if not self.identification_weight >= 0:
+        if not 0 <= self.identification_weight < math.inf:
             raise ValueError(
-                f"identification_weight must be 0 or positive; received {self.identification_weight}."
+                f"identification_weight must be 0 or a positive finite number; received {self.identification_weight}."
             )
         if not isinstance(self.blended_identities, (int, np.integer)) or self.blended_identities < 0:
             raise ValueError(
                 f"blended_identities must be 0 or a positive integer; received {self.blended_identities!r}."
             )
-        if not self.margin > 0:
-            raise ValueError(f"margin must be positive; received {self.margin}.")
+        if not 0 < self.margin < math.inf:
+            raise ValueError(f"margin must be a positive finite number; received {self.margin}.")
+        if not isinstance(self.seed, (int, np.integer)) or not 0 <= self.seed < 2**32:
+            raise ValueError(f"seed must be an integer from 0 to 2**32 - 1; received {self.seed!r}.")
         resolve_optimizer(self.optimizer, self.learning_rate)
 
     def to_dict(self) -> dict:

@@ -56,9 +56,11 @@ def _identity_members(labels: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]
     members = [np.flatnonzero(labels == identity) for identity in identities]
     if len(identities) < 2 or min(len(indices) for indices in members) < 2:
         smallest = min((len(indices) for indices in members), default=0)
+        too_few = sum(len(indices) < 2 for indices in members)
         raise ValueError(
-            "One-shot evaluation needs at least two identities with two images each; received "
-            f"{len(identities)} identities, and the smallest has {smallest} images."
+            "One-shot evaluation needs at least two identities and at least two images of every "
+            f"identity; received {len(identities)} identities, {too_few} of them with fewer than "
+            f"two images (the smallest has {smallest})."
         )
     return identities, members
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import csv
 import io
 import logging
@@ -108,6 +109,7 @@ def run_training_job(
 
     dataset = load_image_folder(data_dir, image_size=config.image_size)
     train_names, test_names, split = split_identities(dataset, config.seed)
+    check_test_identities(dataset, test_names)
     if not resuming:
         # Created only now, so that bad data leaves no empty run folder behind.
         out_dir = prepare_output_dir(out_dir, overwrite=overwrite)
@@ -152,6 +154,23 @@ def run_training_job(
     save_plots(out_dir, training, evaluation, test_set, np.random.default_rng(config.seed))
     checkpoint.delete()
     return JobResult(out_dir, training, evaluation, metrics, train_set, test_set)
+
+
+def check_test_identities(dataset: FaceDataset, test_names: list[str]) -> None:
+    """Raise ValueError naming the test identities with fewer than two images.
+
+    One-shot testing uses one image of a person as the gallery and the others as queries, so
+    such an identity would fail the evaluation after the whole first epoch of training.
+    """
+    counts = collections.Counter(dataset.names[label] for label in dataset.labels)
+    too_few = [name for name in test_names if counts[name] < 2]
+    if too_few:
+        listed = ", ".join(f"{name} ({counts[name]} image{'' if counts[name] == 1 else 's'})" for name in too_few)
+        verb = "has" if len(too_few) == 1 else "have"
+        raise ValueError(
+            f"Test identities need at least two images each for one-shot testing; {listed} "
+            f"{verb} fewer. Add images to those folders or remove them."
+        )
 
 
 def stopped_before_first_epoch(out_dir: Path) -> bool:

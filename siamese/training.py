@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -154,6 +155,36 @@ def with_blended_identities(train_set: FaceDataset, config: TrainConfig) -> Face
     return add_blended_identities(train_set, config.blended_identities, np.random.default_rng([config.seed, 3]))
 
 
+class DivergenceCheck(keras.callbacks.Callback):
+    """Stop training with a clear error as soon as a batch's loss is NaN or infinite.
+
+    Raising from the batch callback ends ``fit`` before any epoch-end callback runs, so the
+    checkpoint keeps the last finite epoch and the per-epoch evaluation never receives NaN
+    embeddings.
+    """
+
+    def __init__(self, config: TrainConfig):
+        super().__init__()
+        self.config = config
+        self.epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is None or math.isfinite(float(loss)):
+            return
+        _, rate = resolve_optimizer(self.config.optimizer, self.config.learning_rate)
+        raise ValueError(
+            f"Training diverged: the loss became {float(loss)} in epoch {self.epoch + 1}, batch "
+            f"{batch + 1}. Lower the learning rate (--learning-rate, now {rate:g}), the margin "
+            f"(now {self.config.margin:g}) or the identification weight (now "
+            f"{self.config.identification_weight:g}), then start again with a new --out folder "
+            f"or --overwrite."
+        )
+
+
 @dataclass
 class TrainResult:
     """Result of :func:`train`.
@@ -244,7 +275,7 @@ def train(
         fitted = network
         fitted.compile(optimizer=optimizer, loss=contrastive, metrics=[accuracy])
 
-    callbacks = list(callbacks)
+    callbacks = [DivergenceCheck(config), *callbacks]
     initial_epoch = 0
     if checkpoint is not None:
         initial_epoch = checkpoint.restore(fitted, config)

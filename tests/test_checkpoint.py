@@ -203,6 +203,16 @@ def test_restore_reports_corrupt_weights(faces, interrupted_folder, tmp_path):
     assert "epoch-0001.weights.h5" in str(error.value)
 
 
+def test_divergence_stops_before_checkpoint(faces, tmp_path):
+    folder = tmp_path / CHECKPOINT_FOLDER
+    exploding = dataclasses.replace(TINY, learning_rate=1e30)
+
+    with pytest.raises(ValueError, match=r"Training diverged: the loss became nan in epoch 1.*--learning-rate, now 1e\+30"):
+        train_tiny(faces, exploding, checkpoint=TrainingCheckpoint(folder))
+
+    assert not (folder / PROGRESS_FILE).exists()
+
+
 @pytest.mark.parametrize("epochs_done", ["seven", 0, 99, 2])
 def test_restore_rejects_inconsistent_epoch_count(faces, interrupted_folder, tmp_path, epochs_done):
     # The interrupted checkpoint contains 1 epoch of history, so 2 fits the run but not the history.

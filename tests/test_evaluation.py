@@ -114,7 +114,7 @@ def test_expected_one_shot_matches_sampling(sizes):
 
 
 def test_one_shot_success_needs_two_images():
-    with pytest.raises(ValueError, match="two identities with two images"):
+    with pytest.raises(ValueError, match="received 2 identities, 1 of them with fewer than two images"):
         one_shot_success(np.zeros((3, 3)), np.array([0, 0, 1]))
 
 

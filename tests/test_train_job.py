@@ -130,3 +130,64 @@ def test_data_defaults_to_environment(tmp_path):
     assert result.returncode == 2
     assert str(folder) in result.stderr
     assert f"AT&T faces: {folder} (from $SIAMESE_ATT_DIR)" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"seed": -1}, "seed must be an integer from 0"),
+        ({"seed": 2**32}, "seed must be an integer from 0"),
+        ({"margin": float("inf")}, "margin must be a positive finite"),
+        ({"identification_weight": float("inf")}, "identification_weight must be 0 or a positive finite"),
+        ({"learning_rate": float("inf")}, "learning_rate must be a positive finite"),
+    ],
+)
+def test_config_rejects_out_of_range(overrides, message):
+    from siamese.config import TrainConfig
+
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(**overrides)
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--seed", "-1", "expected a seed from 0 to 4294967295"),
+        ("--seed", "99999999999999999999", "expected a seed from 0 to 4294967295"),
+        ("--identification-weight", "inf", "expected 0 or a positive finite number"),
+        ("--margin", "1e400", "expected a positive finite number"),
+    ],
+)
+def test_train_options_out_of_range(option, value, message, tmp_path, capsys):
+    from siamese.cli import main
+
+    with pytest.raises(SystemExit) as raised:
+        main(["train", "--out", str(tmp_path / "out"), option, value])
+
+    assert raised.value.code == 2
+    assert f"argument {option}: {message}" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_test_identities_need_two_images():
+    import numpy as np
+
+    from siamese.data import FaceDataset
+    from siamese.job import check_test_identities
+
+    labels = np.array([0, 0, 1, 2, 2])
+    dataset = FaceDataset(np.zeros((5, 4, 4, 1), np.float32), labels, ("ann", "bob", "cid"), tuple(f"{i}.pgm" for i in range(5)))
+
+    check_test_identities(dataset, ["ann", "cid"])
+    with pytest.raises(ValueError, match=r"bob \(1 image\) has fewer\. Add images"):
+        check_test_identities(dataset, ["ann", "bob"])
+
+
+def test_too_small_image_size_rejected_before_out(tmp_path, capsys):
+    from siamese.cli import main
+
+    code = main(["train", "--out", str(tmp_path / "out"), "--image-size", "7x7", "--no-download"])
+
+    assert code == 2
+    assert "7x7 is too small for the network's 3 pooling blocks" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

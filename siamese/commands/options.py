@@ -24,6 +24,14 @@ def non_negative_int(text: str) -> int:
     return _integer_at_least(text, 0, "0 or a positive integer")
 
 
+def seed_value(text: str) -> int:
+    """Parse a random seed: an integer from 0 to 2**32 - 1, 32-bit seeds that NumPy and TensorFlow both accept."""
+    value = _integer_at_least(text, 0, "a seed from 0 to 4294967295")
+    if value >= 2**32:
+        raise argparse.ArgumentTypeError(f"expected a seed from 0 to 4294967295; received {text!r}")
+    return value
+
+
 def positive_float(text: str) -> float:
     try:
         value = float(text)
@@ -31,6 +39,16 @@ def positive_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a positive number; received {text!r}") from None
     if not 0 < value < float("inf"):
         raise argparse.ArgumentTypeError(f"expected a positive finite number; received {text!r}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected 0 or a positive number; received {text!r}") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected 0 or a positive finite number; received {text!r}")
     return value
 
 
@@ -72,7 +90,7 @@ def add_training_options(parser: argparse.ArgumentParser, *, single_optimizer: b
             "--learning-rate", type=positive_float, default=None,
             help="initial learning rate, decayed to 0 along a cosine (default: the optimizer's usual rate)",
         )
-    group.add_argument("--seed", type=int, default=defaults.seed, help="seed for weights, batches and augmentation (default: %(default)s)")
+    group.add_argument("--seed", type=seed_value, default=defaults.seed, help="seed for weights, batches and augmentation (default: %(default)s)")
     group.add_argument(
         "--image-size", type=image_size, default=defaults.image_size,
         help="network input HEIGHTxWIDTH in pixels (default: %s)" % "x".join(map(str, defaults.image_size)),
@@ -92,7 +110,7 @@ def add_training_options(parser: argparse.ArgumentParser, *, single_optimizer: b
         help="images of each person per batch, at least 2 (default: %(default)s)",
     )
     group.add_argument(
-        "--identification-weight", type=float, default=defaults.identification_weight,
+        "--identification-weight", type=non_negative_float, default=defaults.identification_weight,
         help="weight of the auxiliary loss that classifies the training identities beside the "
         "contrastive loss; 0 trains on the contrastive loss alone (default: %(default)s)",
     )
