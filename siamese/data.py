@@ -83,16 +83,30 @@ def read_grayscale(path: str | os.PathLike, image_size: tuple[int, int] | None) 
     ``(height, width)``; ``None`` keeps the file's size.
 
     Raises:
-        ValueError: the file cannot be decoded as an image.
+        ValueError: the file cannot be decoded as an image, has more than twice
+            ``PIL.Image.MAX_IMAGE_PIXELS`` pixels, or is in a mode that Pillow cannot convert
+            to grayscale, such as LAB. The message names the file.
     """
     path = Path(path)
     try:
         with Image.open(path) as image:
             image = ImageOps.exif_transpose(image)
             array = _to_unit_grayscale(image)
+    except Image.DecompressionBombError:
+        # Pillow rejects images this large as a defence against decompression bombs.
+        raise ValueError(
+            f"The image {path} is too large to read safely (more than "
+            f"{2 * Image.MAX_IMAGE_PIXELS:,} pixels); shrink it or remove it from the folder."
+        ) from None
     except (UnidentifiedImageError, OSError, SyntaxError) as error:
         raise ValueError(
             f"Cannot read image {path}: {error}. Replace or remove the file."
+        ) from error
+    except ValueError as error:
+        # Pillow (13.0) raises ValueError for modes it cannot convert to grayscale, such as LAB.
+        raise ValueError(
+            f"Cannot convert image {path} to grayscale: {error}. Save it as RGB or grayscale "
+            f"(for example as PNG) or remove it from the folder."
         ) from error
 
     if image_size is not None and array.shape != tuple(image_size):
@@ -153,11 +167,17 @@ def load_image_folder(
         with identities and files in natural sort order (``s2`` before ``s10``).
 
     Raises:
-        FileNotFoundError: ``root`` does not exist or is not a folder.
+        FileNotFoundError: ``root`` does not exist.
+        NotADirectoryError: ``root`` is a file.
         ValueError: no identity folder contains an image, an image cannot be read, or images
             differ in size while ``image_size`` is ``None``.
     """
     root = Path(root).expanduser()
+    if root.exists() and not root.is_dir():
+        raise NotADirectoryError(
+            f"{root} is a file, not a folder. Pass a folder that contains one subfolder of "
+            f"images per person."
+        )
     if not root.is_dir():
         raise FileNotFoundError(
             f"Dataset folder not found: {root}. Pass a folder that contains one subfolder per "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import http.client
 import logging
 import os
 import tempfile
@@ -59,6 +60,16 @@ def verify_att_faces(folder: str | os.PathLike) -> list[str]:
     return problems
 
 
+def describe_problems(problems: list[str], *, max_listed: int = 3) -> str:
+    """Summarize ``verify_att_faces`` output as a count and the first ``max_listed`` problems."""
+    total = len(expected_checksums())
+    listed = ", ".join(problems[:max_listed])
+    summary = f"{len(problems)} of {total} files failed verification: {listed}"
+    if len(problems) > max_listed:
+        summary += f" and {len(problems) - max_listed} more"
+    return summary
+
+
 def download_att_faces(
     destination: str | os.PathLike,
     *,
@@ -73,8 +84,9 @@ def download_att_faces(
     place, so an interrupted or corrupted download never leaves a partial dataset behind.
 
     Args:
-        destination: folder to create, for example ``data/att_faces``. It must not exist yet
-            unless it already contains a verified copy, which is then returned unchanged.
+        destination: folder to create, for example ``data/att_faces``. It may exist if it is
+            empty. A non-empty folder is never changed. It is returned when it contains a
+            verified copy, and raises FileExistsError otherwise.
         url: archive address; tests point it at a local server.
         timeout: seconds to wait for the server before giving up.
         progress: show a progress bar while downloading.
@@ -83,20 +95,17 @@ def download_att_faces(
         ``destination`` as a :class:`~pathlib.Path`.
 
     Raises:
-        ConnectionError: the archive could not be fetched; the message explains how to place
-            the files by hand.
+        ConnectionError: the archive could not be fetched or the download was cut off. The
+            message explains how to place the files by hand.
         ValueError: the archive does not contain the AT&T faces or a file fails its checksum.
-        FileExistsError: ``destination`` exists but does not hold a verified copy.
+        NotADirectoryError: ``destination`` is a file.
+        FileExistsError: ``destination`` is a non-empty folder without a verified copy. The
+            message lists the first problems that verification found.
     """
     destination = Path(destination).expanduser()
-    if destination.exists():
-        if not verify_att_faces(destination):
-            logger.info("AT&T faces already present and verified in %s", destination)
-            return destination
-        raise FileExistsError(
-            f"{destination} exists but does not contain a complete AT&T copy; remove it or "
-            f"choose another folder."
-        )
+    if _has_verified_copy(destination):
+        logger.info("AT&T faces already present and verified in %s", destination)
+        return destination
 
     destination.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".att_faces-", dir=destination.parent) as scratch:
@@ -114,9 +123,13 @@ def download_att_faces(
         problems = verify_att_faces(root)
         if problems:
             raise ValueError(
-                f"The archive from {url} failed verification for {len(problems)} files, for "
-                f"example {problems[:3]}; nothing was written to {destination}."
+                f"The archive from {url} was rejected because {describe_problems(problems)}. "
+                f"Nothing was written to {destination}."
             )
+
+        # rmdir fails unless the folder is still empty, so files added meanwhile are never lost.
+        if destination.is_dir():
+            destination.rmdir()
 
         # A rename within one file system is atomic, so the folder appears complete or not at all.
         os.replace(root, destination)
@@ -125,26 +138,83 @@ def download_att_faces(
     return destination
 
 
+def _has_verified_copy(destination: Path) -> bool:
+    """Return True if ``destination`` contains a verified copy, False if it is absent or empty.
+
+    Raises:
+        NotADirectoryError: ``destination`` is a file.
+        FileExistsError: ``destination`` is a non-empty folder that fails verification.
+    """
+    if not destination.exists():
+        return False
+    if not destination.is_dir():
+        raise NotADirectoryError(
+            f"{destination} is a file, not a folder. Pass the path of a folder to download the "
+            f"AT&T faces into, for example data/att_faces."
+        )
+    if not any(destination.iterdir()):
+        return False
+
+    problems = verify_att_faces(destination)
+    if problems:
+        raise FileExistsError(
+            f"{destination} exists but is not a complete AT&T copy because "
+            f"{describe_problems(problems)}. The folder was left unchanged. Remove it or move it "
+            f"away and run this again, or choose another folder."
+        )
+    return True
+
+
 def _fetch(url: str, target: Path, *, timeout: float, progress: bool) -> None:
+    """Download ``url`` into ``target``, which appears only once every byte has arrived.
+
+    The body goes to ``target`` with a ``.part`` suffix first and is renamed once its size
+    matches ``Content-Length`` (when the server sends one).
+
+    Raises:
+        ConnectionError: the request failed, or the body is shorter than ``Content-Length``.
+    """
     manual_steps = (
         f"Download {url} by hand, unzip it, and pass the folder that holds s1 … s40 with "
         f"--data, or set SIAMESE_ATT_DIR to it."
     )
+    partial = target.with_name(target.name + ".part")
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:
-            total = int(response.headers.get("Content-Length") or 0) or None
-            with open(target, "wb") as handle, tqdm(
-                total=total,
-                unit="B",
-                unit_scale=True,
-                desc="att_faces.zip",
-                disable=not progress,
-            ) as bar:
-                for block in iter(lambda: response.read(1 << 16), b""):
-                    handle.write(block)
-                    bar.update(len(block))
-    except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as error:
+            expected = int(response.headers.get("Content-Length") or 0) or None
+            received = _copy_body(response, partial, total=expected, progress=progress)
+    except (urllib.error.URLError, TimeoutError, OSError, http.client.HTTPException) as error:
+        partial.unlink(missing_ok=True)
         raise ConnectionError(f"Could not download the AT&T faces from {url}: {error}. {manual_steps}") from error
+
+    # http.client (Python 3.11) returns b"" instead of raising IncompleteRead when the server
+    # closes before Content-Length bytes, so the byte count is the only sign of a cut-off body.
+    if expected is not None and received < expected:
+        partial.unlink(missing_ok=True)
+        raise ConnectionError(
+            f"The download of {url} was cut off after {received:,} of {expected:,} bytes, so "
+            f"the partial file was deleted. Retry the download. "
+            f"{manual_steps}"
+        )
+
+    os.replace(partial, target)
+
+
+def _copy_body(response, path: Path, *, total: int | None, progress: bool) -> int:
+    """Write the body of ``response`` to ``path`` in 64 KiB blocks and return the byte count."""
+    received = 0
+    with open(path, "wb") as handle, tqdm(
+        total=total,
+        unit="B",
+        unit_scale=True,
+        desc="att_faces.zip",
+        disable=not progress,
+    ) as bar:
+        for block in iter(lambda: response.read(1 << 16), b""):
+            handle.write(block)
+            bar.update(len(block))
+            received += len(block)
+    return received
 
 
 def _safe_extract(zipped: zipfile.ZipFile, target: Path) -> None:
@@ -165,7 +235,12 @@ def _find_dataset_root(unpacked: Path) -> Path:
 
 
 def ensure_att_faces(folder: str | os.PathLike, *, download: bool = True) -> Path:
-    """Return ``folder`` when it contains images, else download the AT&T faces into it."""
+    """Return ``folder`` when it is not empty, else download the AT&T faces into it.
+
+    Raises:
+        NotADirectoryError: ``folder`` is a file.
+        FileNotFoundError: ``folder`` is missing or empty and ``download`` is false.
+    """
     folder = Path(folder).expanduser()
     if folder.exists() and not folder.is_dir():
         raise NotADirectoryError(
@@ -174,11 +249,11 @@ def ensure_att_faces(folder: str | os.PathLike, *, download: bool = True) -> Pat
         )
     if folder.is_dir() and any(folder.iterdir()):
         return folder
+
     if not download:
+        state = "is empty" if folder.is_dir() else "does not exist"
         raise FileNotFoundError(
-            f"AT&T faces not found in {folder}. Run `siamese download --data {folder}`, or "
-            f"download {ATT_FACES_URL} by hand and unzip it there."
+            f"AT&T faces not found: {folder} {state}. Run `siamese download --data {folder}` to "
+            f"download them there, or download {ATT_FACES_URL} by hand and unzip it there."
         )
-    if folder.is_dir():
-        folder.rmdir()
     return download_att_faces(folder)

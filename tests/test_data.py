@@ -82,6 +82,13 @@ def test_missing_folder_raises(tmp_path):
         load_image_folder(tmp_path / "nowhere")
 
 
+def test_file_as_root_raises(tmp_path):
+    image = tmp_path / "1.pgm"
+    write_image(image, np.zeros((4, 4), np.uint8))
+    with pytest.raises(NotADirectoryError, match="is a file, not a folder"):
+        load_image_folder(image)
+
+
 def test_folder_without_identities_raises(tmp_path):
     (tmp_path / "readme.txt").write_text("no people here")
     with pytest.raises(ValueError, match="No identities"):
@@ -120,3 +127,27 @@ def test_att_faces_shape_and_order(att_dir):
     assert dataset.images.max() <= 1.0
     assert dataset.paths[10].parent.name == "s2"
     assert dataset.paths[1].name == "2.pgm"
+
+
+def test_decompression_bomb_names_file(tmp_path, monkeypatch):
+    write_image(tmp_path / "alice" / "huge.png", np.zeros((64, 64), np.uint8))
+    # Pillow raises DecompressionBombError above twice this limit, here 200 pixels.
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)
+
+    with pytest.raises(ValueError, match="huge.png") as raised:
+        load_image_folder(tmp_path)
+
+    assert "too large" in str(raised.value)
+    assert "shrink" in str(raised.value)
+
+
+def test_lab_tiff_names_file(tmp_path):
+    path = tmp_path / "alice" / "lab.tif"
+    path.parent.mkdir()
+    Image.new("LAB", (4, 4)).save(path)
+
+    with pytest.raises(ValueError, match="lab.tif") as raised:
+        load_image_folder(tmp_path)
+
+    assert "LAB" in str(raised.value)
+    assert "convert" in str(raised.value)

@@ -2,12 +2,13 @@
 
 import functools
 import http.server
+import shutil
 import threading
 import zipfile
 
 import pytest
 
-from siamese.download import download_att_faces, verify_att_faces
+from siamese.download import _fetch, download_att_faces, ensure_att_faces, verify_att_faces
 
 
 @pytest.fixture
@@ -27,6 +28,32 @@ def serve_folder():
     for server in servers:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def serve_cut_off():
+    """Serve 100 kB under a ``Content-Length`` of 4 MB, then close the connection.
+
+    Returns the archive URL on 127.0.0.1.
+    """
+
+    class CutOffHandler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "application/zip")
+            self.send_header("Content-Length", str(4_000_000))
+            self.end_headers()
+            self.wfile.write(b"PK" + bytes(100_000 - 2))
+            self.close_connection = True
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), CutOffHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/att_faces.zip"
+    server.shutdown()
+    server.server_close()
 
 
 def zip_att_folder(source, archive, corrupt=None):
@@ -87,5 +114,67 @@ def test_existing_verified_copy_reused(att_dir):
 def test_existing_incomplete_folder_rejected(tmp_path):
     (tmp_path / "att_faces").mkdir()
     (tmp_path / "att_faces" / "README").write_text("partial")
-    with pytest.raises(FileExistsError, match="remove it"):
+    with pytest.raises(FileExistsError, match="Remove it") as raised:
         download_att_faces(tmp_path / "att_faces", url="http://127.0.0.1:9/unused.zip")
+    assert "401 of 401 files" in str(raised.value)
+    assert "README (checksum mismatch)" in str(raised.value)
+    assert (tmp_path / "att_faces" / "README").read_text() == "partial"
+
+
+def test_missing_readme_named(att_dir, tmp_path):
+    copy = tmp_path / "att_faces"
+    shutil.copytree(att_dir, copy, ignore=shutil.ignore_patterns("README"))
+    with pytest.raises(FileExistsError, match=r"1 of 401 files .*README \(missing\)"):
+        download_att_faces(copy, url="http://127.0.0.1:9/unused.zip")
+
+
+def test_cut_off_download_reported(tmp_path, serve_cut_off):
+    destination = tmp_path / "data" / "att_faces"
+
+    with pytest.raises(ConnectionError, match="cut off") as raised:
+        download_att_faces(destination, url=serve_cut_off, progress=False)
+
+    message = str(raised.value)
+    assert "100,000 of 4,000,000 bytes" in message
+    assert serve_cut_off in message
+    assert "retry" in message.lower()
+    assert list(destination.parent.iterdir()) == []
+
+
+def test_cut_off_fetch_leaves_no_file(tmp_path, serve_cut_off):
+    target = tmp_path / "att_faces.zip"
+    with pytest.raises(ConnectionError, match="cut off"):
+        _fetch(serve_cut_off, target, timeout=10.0, progress=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_empty_folder_filled(att_dir, tmp_path, serve_folder):
+    served = tmp_path / "served"
+    served.mkdir()
+    zip_att_folder(att_dir, served / "att_faces.zip")
+    destination = tmp_path / "data" / "att_faces"
+    destination.mkdir(parents=True)
+
+    download_att_faces(destination, url=f"{serve_folder(served)}/att_faces.zip", progress=False)
+
+    assert verify_att_faces(destination) == []
+    assert [p.name for p in destination.parent.iterdir()] == ["att_faces"]
+
+
+def test_file_destination_rejected(tmp_path):
+    not_a_folder = tmp_path / "att_faces.zip"
+    not_a_folder.write_bytes(b"PK")
+    with pytest.raises(NotADirectoryError, match="is a file, not a folder"):
+        download_att_faces(not_a_folder, url="http://127.0.0.1:9/unused.zip")
+    assert not_a_folder.read_bytes() == b"PK"
+
+
+def test_no_download_advice_for_empty_folder(tmp_path):
+    with pytest.raises(FileNotFoundError, match="is empty") as raised:
+        ensure_att_faces(tmp_path, download=False)
+    assert f"siamese download --data {tmp_path}" in str(raised.value)
+
+
+def test_no_download_advice_for_missing_folder(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        ensure_att_faces(tmp_path / "nowhere", download=False)
