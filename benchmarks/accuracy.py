@@ -29,11 +29,13 @@ from benchmarks.protocols import FOLD_SEED, N_FOLDS, PROTOCOLS, protocol_splits
 from benchmarks.report import (
     Progress,
     benchmark_main,
+    data_folder,
     format_number,
     markdown_table,
     run_header,
     write_results,
 )
+from siamese.commands.options import seed_value
 from siamese.data import DEFAULT_IMAGE_SIZE, FaceDataset, load_att_faces
 
 logger = logging.getLogger("benchmarks.accuracy")
@@ -170,7 +172,8 @@ def run(args: argparse.Namespace) -> list[dict]:
     """Run every requested method on every requested protocol; returns the result objects."""
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    header = run_header("benchmarks.accuracy", args.argv)
+    data = data_folder(args.data)
+    header = run_header("benchmarks.accuracy", args.argv, data=data)
     config = train_config(args.quick, args.seed)
     n_draws, selection = (QUICK_DRAWS, QUICK_SELECTION) if args.quick else (FULL_DRAWS, FULL_SELECTION)
 
@@ -184,6 +187,7 @@ def run(args: argparse.Namespace) -> list[dict]:
         raise ValueError("No method left to run; choose others with --methods.")
 
     signature = {
+        "data": data,
         "quick": args.quick,
         "seed": args.seed,
         "n_draws": n_draws,
@@ -202,7 +206,7 @@ def run(args: argparse.Namespace) -> list[dict]:
         else:
             size = BASELINES[method].image_size or tuple(args.image_size)
         if size not in datasets:
-            datasets[size] = load_att_faces(args.data, image_size=size)
+            datasets[size] = load_att_faces(data, image_size=size)
         return datasets[size]
 
     results = []
@@ -288,6 +292,7 @@ def results_markdown(results: list[dict], header: dict, skipped: dict[str, str])
         f"- date: {header['date']}",
         f"- machine: {machine['cpu_count']}-core CPU, {machine['cpu_model']}; Python {machine['python']}",
         f"- command: `{header['command']}`",
+        f"- data: `{header['data']}`",
         "",
     ]
     for protocol in PROTOCOLS:
@@ -336,7 +341,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="standard: s1–s35 against s36–s40; cv: 5 subject-disjoint folds (default: both)")
     parser.add_argument("--quick", action="store_true",
                         help=f"tiny training config and {QUICK_DRAWS} gallery draws instead of {FULL_DRAWS}, for CI")
-    parser.add_argument("--seed", type=int, default=0,
+    parser.add_argument("--seed", type=seed_value, default=0,
                         help="seeds training, setting selection and gallery draws; the folds stay fixed (default: 0)")
     parser.add_argument("--image-size", nargs=2, type=int, default=list(DEFAULT_IMAGE_SIZE), metavar=("HEIGHT", "WIDTH"),
                         help="image size in pixels for the pixel-based baselines (default: 56 46, the network's input)")

@@ -32,12 +32,13 @@ from benchmarks.report import (
     Progress,
     benchmark_main,
     check_out_folder,
+    data_folder,
     format_number,
     markdown_table,
     run_header,
     write_results,
 )
-from siamese.commands.options import positive_int
+from siamese.commands.options import positive_int, seed_value
 from siamese.config import TrainConfig
 from siamese.data import FaceDataset, load_att_faces
 
@@ -84,6 +85,7 @@ def results_markdown(records: list[dict], header: dict) -> str:
         "",
         f"- date: {header['date']}",
         f"- command: `{header['command']}`",
+        f"- data: `{header['data']}`",
         f"- matrices are shown for subjects whose error as a query is at least {REPORT_ERROR}",
         "",
     ]
@@ -125,12 +127,18 @@ def run(args: argparse.Namespace) -> list[dict]:
     """Analyse every requested fold and return the fold records."""
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    header = run_header("benchmarks.errors", args.argv)
+    data = data_folder(args.data)
+    header = run_header("benchmarks.errors", args.argv, data=data)
     config = run_config(args)
-    dataset = load_att_faces(args.data, image_size=tuple(config.image_size))
+    dataset = load_att_faces(data, image_size=tuple(config.image_size))
 
     splits = protocol_splits(dataset.names, args.protocol)
-    signature = {"quick": args.quick, "seed": args.seed, "train_config": json.loads(json.dumps(config.to_dict()))}
+    signature = {
+        "data": data,
+        "quick": args.quick,
+        "seed": args.seed,
+        "train_config": json.loads(json.dumps(config.to_dict())),
+    }
     progress = Progress(out / "progress.json", signature)
 
     records = []
@@ -165,7 +173,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="cv: the five folds of benchmarks.accuracy; standard: s1–s35 against s36–s40 (default: cv)")
     parser.add_argument("--folds", nargs="+", type=int, default=None, metavar="FOLD",
                         help=f"CV folds to analyse, 0–{N_FOLDS - 1} (default: all); not with --protocol standard")
-    parser.add_argument("--seed", type=int, default=0, help="training seed (default: 0)")
+    parser.add_argument("--seed", type=seed_value, default=0, help="training seed (default: 0)")
     parser.add_argument("--quick", action="store_true", help="a tiny training config, for CI")
     parser.add_argument("--epochs", type=positive_int, default=None,
                         help="training epochs (default: TrainConfig's, or --quick's). 1 with --steps-per-epoch 2 "

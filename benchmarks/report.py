@@ -61,14 +61,31 @@ def machine_description() -> dict:
     }
 
 
-def run_header(module: str, argv: list[str] | None = None) -> dict:
-    """Return the date (UTC), machine and command line (``python -m module argv…``) of a run."""
+def run_header(module: str, argv: list[str] | None = None, data: str | None = None) -> dict:
+    """Return the date (UTC), machine and command line (``python -m module argv…``) of a run.
+
+    ``data``, when given, is stored as ``"data"``: the AT&T folder the run read, as
+    :func:`data_folder` returns it.
+    """
     arguments = sys.argv[1:] if argv is None else argv
-    return {
+    header = {
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine_description(),
         "command": " ".join(["python", "-m", module, *arguments]),
     }
+    if data is not None:
+        header["data"] = data
+    return header
+
+
+def data_folder(data: str | os.PathLike | None) -> str:
+    """Return the AT&T folder that ``--data`` (or its default) names, as an absolute path.
+
+    Symbolic links are resolved, so two spellings of one folder give the same string.
+    """
+    from siamese.data import resolve_att_dir
+
+    return str(resolve_att_dir(data).resolve())
 
 
 def markdown_table(headers: list[str], rows: list[list]) -> str:
@@ -171,24 +188,73 @@ def benchmark_main(
     return run_benchmark(name, run, args, logger)
 
 
+def read_progress(path: Path) -> dict | None:
+    """Return the ``signature`` and ``records`` stored in ``path``, or ``None`` when it does not exist.
+
+    Raises:
+        ValueError: ``path`` is a folder, is not JSON, or does not have the layout that
+            :class:`Progress` writes. The message names the file and how to start afresh.
+    """
+    if not path.exists():
+        return None
+
+    fix = f"Delete {path} to start afresh (its finished folds are then lost), or pass another --out."
+    if not path.is_file():
+        raise ValueError(f"{path} is not a file, so it cannot hold benchmark progress. {fix}")
+    try:
+        stored = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as error:
+        # json.JSONDecodeError and UnicodeDecodeError are both ValueErrors.
+        raise ValueError(f"Cannot read {path}: it is not valid JSON ({error}). {fix}") from error
+
+    if not _has_progress_layout(stored):
+        raise ValueError(
+            f"Cannot read {path}: expected a JSON object with a \"signature\" object and a "
+            f"\"records\" object of fold records, as the benchmarks write it. {fix}"
+        )
+    return stored
+
+
+def _has_progress_layout(stored) -> bool:
+    if not isinstance(stored, dict):
+        return False
+    records = stored.get("records")
+    if not isinstance(stored.get("signature"), dict) or not isinstance(records, dict):
+        return False
+    return all(isinstance(record, dict) for record in records.values())
+
+
+def changed_settings(stored: dict, current: dict) -> list[str]:
+    """Return the sorted names of the signature entries that differ between ``stored`` and ``current``."""
+    return sorted(key for key in stored.keys() | current.keys() if stored.get(key) != current.get(key))
+
+
 class Progress:
     """Finished fold records kept in ``progress.json``, so a restarted run skips them.
 
-    Records count only when the stored ``signature`` (the settings that change results)
-    matches the current run; otherwise the file is started afresh.
+    Records count only when the stored ``signature`` (the settings that change results,
+    including the data folder) matches the current run. Otherwise a warning names the
+    changed settings and the run starts afresh, so its first finished fold overwrites the
+    file. A file that cannot be read raises ``ValueError`` (see :func:`read_progress`).
     """
 
     def __init__(self, path: Path, signature: dict):
         self.path = path
         self.signature = signature
         self.records: dict[str, dict] = {}
-        if path.is_file():
-            stored = json.loads(path.read_text(encoding="utf-8"))
-            if stored.get("signature") == signature:
-                self.records = stored.get("records", {})
-                logger.info("Resuming: %d finished folds found in %s", len(self.records), path)
-            else:
-                logger.warning("Ignoring %s: it was written with other settings", path)
+
+        stored = read_progress(path)
+        if stored is None:
+            return
+        if stored["signature"] == signature:
+            self.records = stored["records"]
+            logger.info("Resuming: %d finished folds found in %s", len(self.records), path)
+        else:
+            logger.warning(
+                "Starting afresh: the %d finished folds in %s were run with other settings "
+                "(changed: %s) and will be replaced when the first new fold finishes",
+                len(stored["records"]), path, ", ".join(changed_settings(stored["signature"], signature)),
+            )
 
     @staticmethod
     def key(protocol: str, method: str, fold: int) -> str:

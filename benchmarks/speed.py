@@ -26,12 +26,14 @@ from tqdm import tqdm
 
 from benchmarks.report import (
     benchmark_main,
+    data_folder,
     format_number,
     markdown_table,
     run_header,
     write_results,
 )
-from siamese.data import load_att_faces, resolve_att_dir
+from siamese.commands.options import seed_value
+from siamese.data import load_att_faces
 
 logger = logging.getLogger("benchmarks.speed")
 
@@ -334,6 +336,19 @@ def _time_numpy_search(embeddings: np.ndarray, queries: np.ndarray) -> dict:
     }
 
 
+def model_file(path: str | os.PathLike) -> Path:
+    """Return ``path`` (the ``--model`` value), or ``path/model.keras`` when ``path`` is a folder.
+
+    A run folder written by ``siamese train`` is accepted the way the ``siamese`` commands accept
+    it (``siamese.recognize.resolve_model_path``). That module is not imported here because the
+    identify section treats it as optional.
+    """
+    path = Path(path).expanduser()
+    if path.is_dir():
+        return path / "model.keras"
+    return path
+
+
 def speed_config(quick: bool, seed: int):
     """Return ``TrainConfig()`` defaults, or the tiny config of ``--quick``."""
     from benchmarks.accuracy import train_config
@@ -350,19 +365,21 @@ def run(args: argparse.Namespace) -> dict:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     config = speed_config(args.quick, args.seed)
-    results = {"run": run_header("benchmarks.speed", args.argv), "skipped": {}}
+    data = data_folder(args.data) if _needs_data(args) else None
+    results = {"run": run_header("benchmarks.speed", args.argv, data=data), "skipped": {}}
 
     def save():
         write_results(out, results, results_markdown(results))
 
     dataset = None
     if "training" in args.sections or "embedding" in args.sections or "identify" in args.sections:
-        dataset = load_att_faces(args.data, image_size=tuple(config.image_size))
+        dataset = load_att_faces(data, image_size=tuple(config.image_size))
 
     model = None
     if args.model is not None:
-        model = load_model(args.model)
-        results["model"] = str(args.model)
+        path = model_file(args.model)
+        model = load_model(path)
+        results["model"] = str(path)
     if "training" in args.sections:
         logger.info("Training section: %s", "tiny --quick config" if args.quick else "TrainConfig() defaults")
         results["training"], trained = measure_training(dataset, config, args.quick, args.seed)
@@ -380,7 +397,7 @@ def run(args: argparse.Namespace) -> dict:
 
     if "embedding" in args.sections:
         size = tuple(network.input_shape[1:3])
-        images = dataset.images if size == dataset.image_size else load_att_faces(args.data, image_size=size).images
+        images = dataset.images if size == dataset.image_size else load_att_faces(data, image_size=size).images
         results["embedding"] = measure_embedding(network, images, args.quick)
         save()
 
@@ -397,7 +414,7 @@ def run(args: argparse.Namespace) -> dict:
                 results["skipped"]["identify"] = f"siamese.recognize is not importable: {error}"
                 logger.warning("Skipping identify: %s", results["skipped"]["identify"])
             else:
-                results["identify"] = measure_identify(model, resolve_att_dir(args.data), photo, args.quick)
+                results["identify"] = measure_identify(model, Path(data), photo, args.quick)
         save()
 
     if "gallery" in args.sections:
@@ -421,6 +438,7 @@ def results_markdown(results: dict) -> str:
         f"- date: {header['date']}",
         f"- machine: {machine['cpu_count']}-core CPU, {machine['cpu_model']}; Python {machine['python']}",
         f"- command: `{header['command']}`",
+        f"- data: `{header['data']}`" if "data" in header else "- data: not read",
         f"- model: {results.get('model', '–')}",
         "",
     ]
@@ -510,14 +528,15 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("--out", required=True, help="folder for results.json and results.md")
     parser.add_argument("--model", default=None,
-                        help="model.keras to time for embedding and identify (default: the model the training section trains)")
+                        help="model.keras, or the run folder containing it, to time for embedding and identify "
+                             "(default: the model the training section trains)")
     parser.add_argument("--data", default=None, help="AT&T folder (default: $SIAMESE_ATT_DIR, then data/att_faces)")
     parser.add_argument("--photo", default=None,
                         help=f"photo for the identify section (default: ${PHOTO_ENV_VAR}/{GROUP_PHOTO})")
     parser.add_argument("--sections", nargs="+", default=list(SECTIONS), choices=SECTIONS,
                         help="what to measure (default: all)")
     parser.add_argument("--quick", action="store_true", help="tiny training config and fewer repeats, for CI")
-    parser.add_argument("--seed", type=int, default=0, help="seeds training, gallery draws and random embeddings (default: 0)")
+    parser.add_argument("--seed", type=seed_value, default=0, help="seeds training, gallery draws and random embeddings (default: 0)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debugging details")
     args = parser.parse_args(argv)
     args.argv = argv

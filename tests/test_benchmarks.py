@@ -573,3 +573,106 @@ def test_benchmark_logging_prints_tensorflow_once():
 
     assert result.returncode == 0, result.stderr
     assert result.stderr.count("retracing example") == 1, result.stderr
+
+
+def test_accuracy_new_data_folder_starts_afresh(att_dir, tmp_path, caplog):
+    import logging
+    import shutil
+
+    from benchmarks.accuracy import main
+
+    copy = tmp_path / "att_copy"
+    shutil.copytree(att_dir, copy)
+    out = tmp_path / "out"
+    options = ["--out", str(out), "--quick", "--methods", "raw_pixels", "--protocols", "standard"]
+    caplog.set_level(logging.INFO, logger="benchmarks")
+
+    assert main([*options, "--data", str(att_dir)]) == 0
+    assert main([*options, "--data", str(copy)]) == 0
+
+    assert "Resuming" not in caplog.text
+    assert "changed: data" in caplog.text
+    (result,) = json.loads((out / "results.json").read_text())
+    assert result["run"]["data"] == str(copy.resolve())
+    assert json.loads((out / "progress.json").read_text())["signature"]["data"] == str(copy.resolve())
+
+
+def test_errors_signature_has_data_folder(att_dir, tmp_path, monkeypatch):
+    import benchmarks.errors as errors
+
+    seen = {}
+
+    class StopAfterProgress(Exception):
+        pass
+
+    def record_signature(path, signature):
+        seen["signature"] = signature
+        raise StopAfterProgress
+
+    monkeypatch.setattr(errors, "Progress", record_signature)
+    with pytest.raises(StopAfterProgress):
+        errors.run(errors.parse_args(["--out", str(tmp_path / "out"), "--quick", "--data", str(att_dir)]))
+    assert seen["signature"]["data"] == str(att_dir.resolve())
+
+
+@pytest.mark.parametrize(
+    "contents, message",
+    [
+        ("{\n", "it is not valid JSON"),
+        ("[1, 2]", "expected a JSON object"),
+        ('{"signature": {}, "records": [1]}', "expected a JSON object"),
+    ],
+)
+def test_progress_unreadable_file_named(tmp_path, contents, message):
+    from benchmarks.report import Progress
+
+    path = tmp_path / "progress.json"
+    path.write_text(contents)
+
+    with pytest.raises(ValueError) as raised:
+        Progress(path, {"seed": 0})
+    assert f"Cannot read {path}" in str(raised.value)
+    assert message in str(raised.value)
+    assert f"Delete {path} to start afresh" in str(raised.value)
+    assert path.read_text() == contents  # Left unchanged, so its finished folds can be recovered.
+
+
+def test_accuracy_corrupt_progress_exits_2(att_dir, tmp_path, capsys):
+    from benchmarks.accuracy import main
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "progress.json").write_text("[1, 2]")
+
+    assert main(["--out", str(out), "--quick", "--methods", "raw_pixels", "--data", str(att_dir)]) == 2
+    assert f"benchmarks.accuracy: error: Cannot read {out / 'progress.json'}" in capsys.readouterr().err
+
+
+def test_speed_model_run_folder(tmp_path):
+    from benchmarks.speed import parse_args, run
+    from siamese.model import build_embedding_network, build_siamese_model
+
+    folder = tmp_path / "run"
+    folder.mkdir()
+    build_siamese_model(build_embedding_network(embedding_dim=8, widths=(4,))).save(folder / "model.keras")
+
+    args = parse_args(["--out", str(tmp_path / "out"), "--model", str(folder), "--sections", "gallery", "--quick"])
+    args.sections = []  # With no section to time, run only loads the model.
+    assert run(args)["model"] == str(folder / "model.keras")
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    args = parse_args(["--out", str(tmp_path / "out"), "--model", str(empty), "--sections", "gallery", "--quick"])
+    with pytest.raises(FileNotFoundError, match="model.keras"):
+        run(args)
+
+
+@pytest.mark.parametrize("module", ["accuracy", "errors", "speed"])
+def test_benchmark_seed_range_checked(module, tmp_path, capsys):
+    import importlib
+
+    parse_args = importlib.import_module(f"benchmarks.{module}").parse_args
+
+    with pytest.raises(SystemExit):
+        parse_args(["--out", str(tmp_path / "out"), "--seed", "-1"])
+    assert "argument --seed: expected a seed from 0 to 4294967295" in capsys.readouterr().err
