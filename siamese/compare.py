@@ -244,6 +244,11 @@ def prepare_out_folder(out: Path, config: dict) -> None:
             stored = json.loads(path.read_text(encoding="utf-8"))
         except json.JSONDecodeError as error:
             raise ValueError(f"{path} is not valid JSON ({error}); delete it or pass another --out folder.") from error
+        if not isinstance(stored, dict) or "optimizers" not in stored:
+            raise FileExistsError(
+                f"{out} contains a config.json that a comparison did not write (such as the folder "
+                f"of a `siamese train` run); pass a new or empty --out folder."
+            )
         found = differences(stored, json.loads(json.dumps(config)))
         if found:
             raise ValueError(

@@ -46,9 +46,25 @@ def split_identities(dataset: FaceDataset, seed: int) -> tuple[list[str], list[s
     The AT&T layout gets the standard split (s1–s35 against s36–s40). Any other dataset holds
     out one fifth of its identities, chosen by a permutation seeded with ``seed``.
     """
-    if all(name in dataset.names for name in STANDARD_TRAIN + STANDARD_TEST):
+    standard_names = STANDARD_TRAIN + STANDARD_TEST
+    missing = [name for name in standard_names if name not in dataset.names]
+    if not missing:
+        extra = [name for name in dataset.names if name not in standard_names]
+        if extra:
+            logger.warning(
+                "Leaving out %d folder(s) beyond s1-s40 (%s): the standard split trains on s1-s35 "
+                "and tests on s36-s40 only.",
+                len(extra), ", ".join(extra[:5]) + (" …" if len(extra) > 5 else ""),
+            )
         train_names, test_names = standard_split(dataset.names)
         return train_names, test_names, "standard (train s1-s35, test s36-s40)"
+    if len(missing) < len(standard_names):
+        logger.warning(
+            "The folder lacks %s of the AT&T subjects s1-s40, so the standard split cannot be used "
+            "and a seeded fifth of the identities is held out instead; the results are not "
+            "comparable with those of the standard split.",
+            ", ".join(missing[:5]) + (" …" if len(missing) > 5 else ""),
+        )
     # One-shot identification and verification need at least two test identities, and the
     # hold-out of one fifth gives two from 10 identities on.
     if len(dataset.names) < 10:

@@ -351,6 +351,16 @@ def test_out_folder_of_other_files_rejected(att_dir, tmp_path):
     assert not (tmp_path / "runs").exists()
 
 
+def test_out_folder_of_train_run_rejected(att_dir, tmp_path):
+    from siamese.compare import run_comparison
+
+    (tmp_path / "config.json").write_text(json.dumps({"config": {"epochs": 50}, "split": "standard"}))
+
+    with pytest.raises(FileExistsError, match="that a comparison did not write"):
+        run_comparison(att_dir, tmp_path, tiny_settings(), progress=False)
+    assert not (tmp_path / "runs").exists()
+
+
 def test_interrupted_comparison_keeps_finished_runs(att_dir, tmp_path, monkeypatch):
     from siamese import compare_run
     from siamese.compare import run_comparison

@@ -2,6 +2,7 @@
 
 import csv
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -191,3 +192,37 @@ def test_too_small_image_size_rejected_before_out(tmp_path, capsys):
     assert code == 2
     assert "7x7 is too small for the network's 3 pooling blocks" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def _names_dataset(names):
+    import numpy as np
+
+    from siamese.data import FaceDataset
+
+    labels = np.repeat(np.arange(len(names)), 2)
+    return FaceDataset(np.zeros((len(labels), 4, 4, 1), np.float32), labels, tuple(names), tuple(f"{i}.pgm" for i in range(len(labels))))
+
+
+def test_split_warns_about_extra_folders(caplog):
+    from siamese.job import split_identities
+
+    names = [f"s{i}" for i in range(1, 41)] + ["me"]
+    with caplog.at_level(logging.WARNING, logger="siamese.job"):
+        train_names, test_names, split = split_identities(_names_dataset(names), seed=0)
+
+    assert split.startswith("standard")
+    assert "me" not in train_names + test_names
+    assert "Leaving out 1 folder(s) beyond s1-s40 (me)" in caplog.text
+
+
+def test_split_warns_about_missing_subject(caplog):
+    from siamese.job import split_identities
+
+    names = [f"s{i}" for i in range(1, 41) if i != 37]
+    with caplog.at_level(logging.WARNING, logger="siamese.job"):
+        _, test_names, split = split_identities(_names_dataset(names), seed=0)
+
+    assert split.startswith("seeded hold-out")
+    assert len(test_names) == 8
+    assert "lacks s37 of the AT&T subjects" in caplog.text
+    assert "not comparable" in caplog.text
