@@ -30,7 +30,7 @@ from siamese.commands.compare import DEFAULT_OPTIMIZERS
 from siamese.compare_run import RunSpec, RunTask
 from siamese.config import OPTIMIZER_DEFAULT_LEARNING_RATES, TrainConfig
 from siamese.data import FaceDataset, load_image_folder
-from siamese.files import write_json
+from siamese.files import make_folder, write_json
 from siamese.splits import standard_split, subject_folds
 
 logger = logging.getLogger(__name__)
@@ -237,7 +237,7 @@ def prepare_out_folder(out: Path, config: dict) -> None:
     """
     if out.exists() and not out.is_dir():
         raise NotADirectoryError(f"Output path {out} is a file; pass a folder for --out.")
-    out.mkdir(parents=True, exist_ok=True)
+    make_folder(out)
     path = out / "config.json"
     if path.exists():
         try:

@@ -16,12 +16,18 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
     file or the complete new one, never a partial write. On error the temporary file is removed.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(path.parent)
 
     # Create the temporary file with mode 0666 minus the umask, as a plain open() would, so the
     # result gets the usual permissions (mkstemp would leave it readable by the owner only).
     temporary = path.parent / f".{path.name}.{uuid.uuid4().hex[:12]}.tmp{path.suffix}"
-    os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    try:
+        os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    except PermissionError as error:
+        raise PermissionError(
+            f"Cannot write {path}: the folder {path.parent} does not allow new files "
+            f"({error.strerror}). Choose a folder you can write to, or change its permissions."
+        ) from error
     try:
         write(Path(temporary))
         os.replace(temporary, path)
@@ -29,6 +35,28 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
         Path(temporary).unlink(missing_ok=True)
         raise
     return path
+
+
+def make_folder(path: str | os.PathLike) -> Path:
+    """Create ``path`` and its missing parents, like ``mkdir -p``, and return it.
+
+    Raises:
+        NotADirectoryError: ``path`` or one of its parents is a file, named in the message.
+    """
+    path = Path(path).expanduser()
+    blocking = _file_in_the_way(path)
+    if blocking is not None:
+        raise NotADirectoryError(f"Cannot create the folder {path}: {blocking} is a file. Choose another path.")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _file_in_the_way(path: Path) -> Path | None:
+    """Return the nearest existing ``path`` or parent of it when that is a file, else ``None``."""
+    for folder in (path, *path.parents):
+        if folder.exists():
+            return None if folder.is_dir() else folder
+    return None
 
 
 def write_text(path: str | os.PathLike, text: str) -> Path:
@@ -49,8 +77,7 @@ def prepare_output_dir(path: str | os.PathLike, overwrite: bool = False) -> Path
         NotADirectoryError: ``path`` is a file.
     """
     path = check_output_dir(path, overwrite)
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return make_folder(path)
 
 
 def check_output_dir(path: str | os.PathLike, overwrite: bool = False) -> Path:
@@ -58,6 +85,9 @@ def check_output_dir(path: str | os.PathLike, overwrite: bool = False) -> Path:
     path = Path(path).expanduser()
     if path.exists() and not path.is_dir():
         raise NotADirectoryError(f"Output path {path} is a file; choose a folder name for --out.")
+    blocking = _file_in_the_way(path)
+    if blocking is not None:
+        raise NotADirectoryError(f"Output path {path} lies under {blocking}, which is a file; choose another --out.")
     if path.is_dir() and any(path.iterdir()) and not overwrite:
         raise FileExistsError(
             f"Output folder {path} already contains files from an earlier run; choose a new --out "

@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from siamese.annotate import KNOWN_COLOUR, UNKNOWN_COLOUR, draw_faces
 from siamese.distances import json_distance
+from siamese.files import make_folder
 from siamese.gallery import UNKNOWN, Gallery
 from siamese.photos import default_file_mode, photo_from_array
 
@@ -236,7 +237,7 @@ class VideoSummary:
 
 
 def _temporary_beside(path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(path.parent)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
     os.close(handle)
     return Path(temporary)

@@ -1,0 +1,72 @@
+"""Tests of atomic writes and output folders."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from siamese.files import atomic_write, check_output_dir, make_folder, prepare_output_dir, write_text
+
+
+def test_write_text_replaces_whole_file(tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_text("old")
+
+    write_text(path, "new")
+
+    assert path.read_text() == "new"
+    assert [entry.name for entry in tmp_path.iterdir()] == ["notes.txt"]
+
+
+def test_failed_write_leaves_old_file(tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_text("old")
+
+    def fail(temporary):
+        temporary.write_text("half")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        atomic_write(path, fail)
+
+    assert path.read_text() == "old"
+    assert [entry.name for entry in tmp_path.iterdir()] == ["notes.txt"]
+
+
+def test_make_folder_under_file_named(tmp_path):
+    (tmp_path / "afile").write_text("x")
+
+    with pytest.raises(NotADirectoryError, match=r"afile is a file"):
+        make_folder(tmp_path / "afile" / "sub")
+    with pytest.raises(NotADirectoryError, match=r"afile is a file"):
+        write_text(tmp_path / "afile" / "sub" / "crop.png", "x")
+    assert make_folder(tmp_path / "a" / "b").is_dir()
+
+
+def test_output_dir_under_file_rejected(tmp_path):
+    (tmp_path / "afile").write_text("x")
+
+    with pytest.raises(NotADirectoryError, match=r"lies under .*afile, which is a file"):
+        check_output_dir(tmp_path / "afile" / "sub")
+    with pytest.raises(NotADirectoryError, match=r"afile is a file; choose a folder name"):
+        prepare_output_dir(tmp_path / "afile")
+
+
+def test_unwritable_folder_names_target(tmp_path, monkeypatch):
+    real_open = os.open
+
+    def refuse(path, flags, mode=0o777):
+        if ".tmp" in str(path):
+            raise PermissionError(1, "Operation not permitted", str(path))
+        return real_open(path, flags, mode)
+
+    monkeypatch.setattr(os, "open", refuse)
+
+    with pytest.raises(PermissionError) as caught:
+        write_text(tmp_path / "config.json", "{}")
+
+    message = str(caught.value)
+    assert f"Cannot write {tmp_path / 'config.json'}" in message
+    assert "Operation not permitted" in message
+    assert ".tmp" not in message
