@@ -157,6 +157,7 @@ def test_config_rejects_out_of_range(overrides, message):
         ("--seed", "99999999999999999999", "expected a seed from 0 to 4294967295"),
         ("--identification-weight", "inf", "expected 0 or a positive finite number"),
         ("--margin", "1e400", "expected a positive finite number"),
+        ("--image-size", "100000x100000", "expected at most 512 pixels a side"),
     ],
 )
 def test_train_options_out_of_range(option, value, message, tmp_path, capsys):

@@ -63,11 +63,22 @@ def factor_above_one(text: str) -> float:
     return value
 
 
+#: Largest --image-size side, in pixels. The AT&T images are 112x92, and the flattened features
+#: (and the dense layer that reads them) grow with the area, so 100000x100000 would exhaust
+#: memory before any message could be printed.
+MAX_IMAGE_SIDE = 512
+
+
 def image_size(text: str) -> tuple[int, int]:
     parts = text.lower().replace("x", " ").replace(",", " ").split()
     if len(parts) != 2 or not all(part.isdigit() and int(part) > 0 for part in parts):
         raise argparse.ArgumentTypeError(f"expected HEIGHTxWIDTH in pixels such as 56x46; received {text!r}")
-    return int(parts[0]), int(parts[1])
+    height, width = int(parts[0]), int(parts[1])
+    if max(height, width) > MAX_IMAGE_SIDE:
+        raise argparse.ArgumentTypeError(
+            f"expected at most {MAX_IMAGE_SIDE} pixels a side (the AT&T images are 112x92); received {text!r}"
+        )
+    return height, width
 
 
 def add_training_options(parser: argparse.ArgumentParser, *, single_optimizer: bool = True) -> None:
