@@ -36,7 +36,7 @@ from benchmarks.report import (
     write_results,
 )
 from siamese.commands.options import seed_value
-from siamese.data import DEFAULT_IMAGE_SIZE, FaceDataset, load_att_faces
+from siamese.data import DEFAULT_IMAGE_SIZE, FaceDataset, dataset_fingerprint, load_att_faces
 
 logger = logging.getLogger("benchmarks.accuracy")
 
@@ -186,8 +186,10 @@ def run(args: argparse.Namespace) -> list[dict]:
     if not methods:
         raise ValueError("No method left to run; choose others with --methods.")
 
+    datasets: dict[tuple[int, int], FaceDataset] = {DEFAULT_IMAGE_SIZE: load_att_faces(data, image_size=DEFAULT_IMAGE_SIZE)}
     signature = {
-        "data": data,
+        # The content, not the path, so a moved checkout resumes and changed images do not.
+        "data": dataset_fingerprint(datasets[DEFAULT_IMAGE_SIZE]),
         "quick": args.quick,
         "seed": args.seed,
         "n_draws": n_draws,
@@ -197,8 +199,6 @@ def run(args: argparse.Namespace) -> list[dict]:
         "fold_seed": FOLD_SEED,
     }
     progress = Progress(out / "progress.json", signature)
-
-    datasets: dict[tuple[int, int], FaceDataset] = {}
 
     def dataset_for(method: str) -> FaceDataset:
         if method in ("siamese", "siamese_pairwise"):

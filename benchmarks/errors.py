@@ -40,7 +40,7 @@ from benchmarks.report import (
 )
 from siamese.commands.options import positive_int, seed_value
 from siamese.config import TrainConfig
-from siamese.data import FaceDataset, load_att_faces
+from siamese.data import FaceDataset, dataset_fingerprint, load_att_faces
 
 logger = logging.getLogger("benchmarks.errors")
 
@@ -134,7 +134,8 @@ def run(args: argparse.Namespace) -> list[dict]:
 
     splits = protocol_splits(dataset.names, args.protocol)
     signature = {
-        "data": data,
+        # The content, not the path, so a moved checkout resumes and changed images do not.
+        "data": dataset_fingerprint(dataset),
         "quick": args.quick,
         "seed": args.seed,
         "train_config": json.loads(json.dumps(config.to_dict())),

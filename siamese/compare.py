@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
-import hashlib
 import json
 import logging
 import multiprocessing
@@ -29,7 +28,7 @@ from siamese import compare_run
 from siamese.commands.compare import DEFAULT_OPTIMIZERS
 from siamese.compare_run import RunSpec, RunTask
 from siamese.config import OPTIMIZER_DEFAULT_LEARNING_RATES, TrainConfig
-from siamese.data import FaceDataset, load_image_folder
+from siamese.data import FaceDataset, dataset_fingerprint, load_image_folder
 from siamese.files import make_folder, write_json
 from siamese.splits import standard_split, subject_folds
 
@@ -178,20 +177,6 @@ def run_config(settings: CompareSettings, spec: RunSpec) -> TrainConfig:
     return dataclasses.replace(
         settings.train_config, optimizer=spec.optimizer, learning_rate=spec.learning_rate, seed=spec.seed
     )
-
-
-def dataset_fingerprint(dataset: FaceDataset) -> dict:
-    """Describe a dataset by its size and a SHA-256 digest of names, labels and pixels."""
-    digest = hashlib.sha256()
-    digest.update(json.dumps(list(dataset.names)).encode())
-    digest.update(dataset.labels.astype(np.int64).tobytes())
-    digest.update(np.ascontiguousarray(dataset.images, dtype=np.float32).tobytes())
-    return {
-        "identities": len(dataset.names),
-        "images": len(dataset),
-        "image_size": list(dataset.image_size),
-        "sha256": digest.hexdigest(),
-    }
 
 
 def environment_info() -> dict:

@@ -7,6 +7,8 @@ folder-per-person image set in PGM, PNG, JPEG, BMP or TIFF, grayscale or colour,
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
 import re
@@ -266,3 +268,17 @@ def resolve_att_dir(root: str | os.PathLike | None = None) -> Path:
     if from_env:
         return Path(from_env).expanduser()
     return Path("data") / "att_faces"
+
+
+def dataset_fingerprint(dataset: FaceDataset) -> dict:
+    """Describe a dataset by its size and a SHA-256 digest of names, labels and pixels."""
+    digest = hashlib.sha256()
+    digest.update(json.dumps(list(dataset.names)).encode())
+    digest.update(dataset.labels.astype(np.int64).tobytes())
+    digest.update(np.ascontiguousarray(dataset.images, dtype=np.float32).tobytes())
+    return {
+        "identities": len(dataset.names),
+        "images": len(dataset),
+        "image_size": list(dataset.image_size),
+        "sha256": digest.hexdigest(),
+    }

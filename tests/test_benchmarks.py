@@ -575,9 +575,11 @@ def test_benchmark_logging_prints_tensorflow_once():
     assert result.stderr.count("retracing example") == 1, result.stderr
 
 
-def test_accuracy_new_data_folder_starts_afresh(att_dir, tmp_path, caplog):
+def test_accuracy_progress_follows_data_content(att_dir, tmp_path, caplog):
     import logging
     import shutil
+
+    from PIL import Image
 
     from benchmarks.accuracy import main
 
@@ -588,17 +590,25 @@ def test_accuracy_new_data_folder_starts_afresh(att_dir, tmp_path, caplog):
     caplog.set_level(logging.INFO, logger="benchmarks")
 
     assert main([*options, "--data", str(att_dir)]) == 0
+    # The same images in another folder, as after moving the checkout: the fold is reused.
+    assert main([*options, "--data", str(copy)]) == 0
+    assert "Resuming: 1 finished folds" in caplog.text
+
+    # One changed image: the fold is run again.
+    caplog.clear()
+    image = Image.open(copy / "s1" / "1.pgm")
+    Image.eval(image, lambda value: 255 - value).save(copy / "s1" / "1.pgm")
     assert main([*options, "--data", str(copy)]) == 0
 
     assert "Resuming" not in caplog.text
     assert "changed: data" in caplog.text
     (result,) = json.loads((out / "results.json").read_text())
     assert result["run"]["data"] == str(copy.resolve())
-    assert json.loads((out / "progress.json").read_text())["signature"]["data"] == str(copy.resolve())
 
 
-def test_errors_signature_has_data_folder(att_dir, tmp_path, monkeypatch):
+def test_errors_signature_has_data_content(att_dir, tmp_path, monkeypatch):
     import benchmarks.errors as errors
+    from siamese.data import dataset_fingerprint, load_att_faces
 
     seen = {}
 
@@ -612,7 +622,9 @@ def test_errors_signature_has_data_folder(att_dir, tmp_path, monkeypatch):
     monkeypatch.setattr(errors, "Progress", record_signature)
     with pytest.raises(StopAfterProgress):
         errors.run(errors.parse_args(["--out", str(tmp_path / "out"), "--quick", "--data", str(att_dir)]))
-    assert seen["signature"]["data"] == str(att_dir.resolve())
+
+    expected = dataset_fingerprint(load_att_faces(att_dir, image_size=(56, 46)))
+    assert seen["signature"]["data"] == expected
 
 
 @pytest.mark.parametrize(
