@@ -27,6 +27,7 @@ from siamese.distances import json_distance
 from siamese.files import make_folder
 from siamese.gallery import UNKNOWN, Gallery
 from siamese.photos import default_file_mode, photo_from_array
+from siamese.recognize import METRICS_FILE
 
 logger = logging.getLogger(__name__)
 
@@ -36,8 +37,10 @@ VIDEO_CODECS = {".avi": "MJPG", ".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v"}
 #: Frame rate written when the source reports none (a camera may report 0), in frames per second.
 FALLBACK_FPS = 25.0
 WINDOW_NAME = "siamese video"
-#: Smallest frame side, in pixels, written as annotated video.
-MIN_VIDEO_SIDE = 16
+#: Smallest frame side, in pixels, written as MJPG video. OpenCV 5.1's MJPG writer aborted the
+#: whole process on 4x4 and 5x5 frames and wrote 6x6 and larger, and JPEG codes 8x8 blocks, so
+#: 8 keeps a margin. The mp4v writer wrote 4x4 frames.
+MIN_MJPG_SIDE = 8
 
 
 def parse_source(text: str | int | os.PathLike) -> int | Path:
@@ -136,7 +139,7 @@ class FaceTracker:
         max_distance: when :meth:`update` receives embeddings, a box links to a track only if
             its embedding lies closer than this to the track's last one, so a scene cut that
             puts another person where a face was starts a new track. ``None`` (the default)
-            links by IoU alone. :func:`process_video` passes the recognizer's verification
+            links by IoU alone. :func:`process_video` passes the recognizer's identification
             threshold.
     """
 
@@ -283,9 +286,14 @@ def process_video(
 
     Raises:
         FileNotFoundError: the video file is missing.
-        ValueError: the input cannot be opened or contains no frames, or an output suffix has no codec.
+        ValueError: the input cannot be opened or contains no frames; an output suffix has no
+            codec; an output path is the input video, the gallery, the model, its
+            ``metrics.json`` or the other output; or the frames are too small for MJPG.
     """
-    threshold = recognizer.require_threshold()
+    recognizer.require_threshold()
+    # The stricter of the two thresholds: two different people's photos often lie closer than
+    # the verification threshold, which would let a cut keep the earlier person's track.
+    track_distance = recognizer.require_identify_threshold()
     output_paths = [Path(path) for path in (output_video, output_json) if path is not None]
     if output_video is not None:
         suffix = Path(output_video).suffix.lower()
@@ -311,7 +319,7 @@ def process_video(
     except BaseException:
         capture.release()
         raise
-    tracker = FaceTracker(window=window, max_distance=threshold)
+    tracker = FaceTracker(window=window, max_distance=track_distance)
     name_frames: collections.Counter = collections.Counter()
     bar = tqdm(total=total if total > 0 else None, unit="frame", desc="Video", disable=not progress)
     frames = 0
@@ -365,7 +373,8 @@ def _check_output_paths(outputs: list[Path], source, gallery: Gallery, recognize
     if getattr(recognizer, "model_path", None) is not None:
         model = Path(recognizer.model_path)
         protected[model.resolve()] = f"the model {model}"
-        protected[(model.parent / "metrics.json").resolve()] = f"the model's {model.parent / 'metrics.json'}"
+        metrics = model.parent / METRICS_FILE
+        protected[metrics.resolve()] = f"the model's {metrics}"
 
     for path in outputs:
         owner = protected.get(path.resolve())
@@ -456,17 +465,17 @@ def _process_frame(frame, index, fps, recognizer, gallery, tracker, whole_image)
 
 def _open_writer(temporary: Path, final: Path, fps: float, shape) -> cv2.VideoWriter:
     height, width = shape[:2]
-    if min(height, width) < MIN_VIDEO_SIDE:
-        # OpenCV 5.1's MJPG writer aborts the whole process on 4x4 and 5x5 frames.
+    codec = VIDEO_CODECS[final.suffix.lower()]
+    if codec == "MJPG" and min(height, width) < MIN_MJPG_SIDE:
         raise ValueError(
-            f"The frames are {width}x{height} pixels, too small to write as video (at least "
-            f"{MIN_VIDEO_SIDE} pixels a side); pass --no-video to write only the per-frame JSON."
+            f"The frames are {width}x{height} pixels, too small to write as MJPG video (at least "
+            f"{MIN_MJPG_SIDE} pixels a side). Write an .mp4 video instead, or pass --no-video."
         )
-    fourcc = cv2.VideoWriter_fourcc(*VIDEO_CODECS[final.suffix.lower()])
+    fourcc = cv2.VideoWriter_fourcc(*codec)
     writer = cv2.VideoWriter(str(temporary), fourcc, fps, (width, height))
     if not writer.isOpened():
         raise ValueError(
-            f"OpenCV cannot write {final.suffix} video with codec {VIDEO_CODECS[final.suffix.lower()]} "
+            f"OpenCV cannot write {final.suffix} video with codec {codec} "
             f"here; try an .avi output path."
         )
     return writer
