@@ -85,14 +85,19 @@ class CompareSettings:
 
         if self.learning_rates is not None:
             self.learning_rates = tuple(float(rate) for rate in self.learning_rates)
-            if not self.learning_rates or any(not rate > 0 for rate in self.learning_rates):
-                raise ValueError(f"Learning rates must be positive numbers; received {list(self.learning_rates)}.")
+            if not self.learning_rates or any(not 0 < rate < np.inf for rate in self.learning_rates):
+                raise ValueError(f"Learning rates must be positive finite numbers; received {list(self.learning_rates)}.")
             if len(set(self.learning_rates)) != len(self.learning_rates):
                 raise ValueError(f"Each learning rate may appear once; received {list(self.learning_rates)}.")
 
         self.seeds = tuple(int(seed) for seed in self.seeds)
-        if not self.seeds or any(seed < 0 for seed in self.seeds) or len(set(self.seeds)) != len(self.seeds):
-            raise ValueError(f"Seeds must be distinct non-negative integers; received {list(self.seeds)}.")
+        if not self.seeds or len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"Seeds must be distinct integers; received {list(self.seeds)}.")
+        if any(not 0 <= seed < 2**32 for seed in self.seeds):
+            raise ValueError(
+                f"Seeds must lie from 0 to 2**32 - 1 (4294967295); received {min(self.seeds)} to "
+                f"{max(self.seeds)}. Lower --seed, or --seeds, which counts up from it."
+            )
         if not isinstance(self.folds, (int, np.integer)) or self.folds < 1:
             raise ValueError(f"folds must be a positive integer; received {self.folds!r}.")
 

@@ -174,6 +174,9 @@ def test_default_rates_are_per_optimizer():
         ({"optimizers": ("adam", "adam")}, "once"),
         ({"seeds": (0, 0)}, "distinct"),
         ({"learning_rates": (0.0,)}, "positive"),
+        ({"learning_rates": (float("inf"),)}, "positive finite"),
+        ({"seeds": (4294967295, 4294967296)}, r"Lower --seed, or --seeds"),
+        ({"seeds": (-1,)}, "from 0 to 2"),
         ({"folds": 0}, "folds"),
     ],
 )
