@@ -15,6 +15,8 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from siamese.files import make_folder
+
 logger = logging.getLogger(__name__)
 
 ATT_FACES_URL = "http://www.cl.cam.ac.uk/Research/DTG/attarchive/pub/data/att_faces.zip"
@@ -107,7 +109,7 @@ def download_att_faces(
         logger.info("AT&T faces already present and verified in %s", destination)
         return destination
 
-    destination.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(destination.parent)
     with tempfile.TemporaryDirectory(prefix=".att_faces-", dir=destination.parent) as scratch:
         archive = Path(scratch) / "att_faces.zip"
         _fetch(url, archive, timeout=timeout, progress=progress)

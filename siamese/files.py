@@ -15,7 +15,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
     The temporary file sits in the same folder, so the rename is atomic: readers see the old
     file or the complete new one, never a partial write. On error the temporary file is removed.
     """
-    path = Path(path)
+    path = Path(path).expanduser()
     make_folder(path.parent)
 
     # Create the temporary file with mode 0666 minus the umask, as a plain open() would, so the

@@ -28,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
+from siamese.files import make_folder
+
 logger = logging.getLogger(__name__)
 
 #: Written to SQLite's ``application_id`` header field to mark gallery files ("SIAM").
@@ -580,7 +582,7 @@ def open_gallery(
         raise ValueError("Creating a gallery needs the model's fingerprint and embedding length.")
 
     if is_new:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_folder(path.parent)
         # Create the file ourselves so it is never readable by others, even for a moment.
         try:
             descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -194,6 +194,10 @@ def prepare_colab(att_faces: bool = True, photos: bool = False, model: bool = Fa
         os.environ["SIAMESE_MODEL"] = str(out / "model.keras")
 
 
+#: Seconds an interrupted child may take to stop before it is killed.
+STOP_TIMEOUT = 30.0
+
+
 def run_printing_output(command: list[str]) -> None:
     """Run ``command`` and print its stdout and stderr line by line as they arrive.
 
@@ -211,9 +215,15 @@ def run_printing_output(command: list[str]) -> None:
             for line in process.stdout:
                 print(line, end="", flush=True)
         except KeyboardInterrupt:
-            # Interrupting the cell stops the child too, as Ctrl-C would in a terminal, rather
-            # than leaving the context manager waiting for it to finish.
+            # Interrupting the cell stops the child too, as Ctrl-C would in a terminal. Popen's
+            # context manager waits only briefly after an interrupt, so wait here, because a
+            # rerun of the cell must not start a second training beside a live one.
             process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
             raise
     if process.returncode != 0:
         raise RuntimeError(f"{' '.join(command[:4])} … failed with exit status {process.returncode}; its output is above.")

@@ -70,3 +70,24 @@ def test_unwritable_folder_names_target(tmp_path, monkeypatch):
     assert f"Cannot write {tmp_path / 'config.json'}" in message
     assert "Operation not permitted" in message
     assert ".tmp" not in message
+
+
+def test_atomic_write_expands_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+
+    write_text("~/sub/notes.txt", "hello")
+
+    assert (tmp_path / "sub" / "notes.txt").read_text() == "hello"
+    assert not (tmp_path / "~").exists()
+
+
+def test_gallery_and_download_under_file_named(tmp_path):
+    from siamese.download import download_att_faces
+    from siamese.gallery import open_gallery
+
+    (tmp_path / "afile").write_text("x")
+
+    with pytest.raises(NotADirectoryError, match="afile is a file"):
+        open_gallery(tmp_path / "afile" / "people.db", "fingerprint", create=True, embedding_dim=4)
+    with pytest.raises(NotADirectoryError, match="afile is a file"):
+        download_att_faces(tmp_path / "afile" / "att_faces", url="http://127.0.0.1:9/never-used.zip", progress=False)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -316,14 +317,23 @@ def test_run_printing_output_raises_on_failure(capsys):
     assert "before failing" in capsys.readouterr().out
 
 
-def test_run_printing_output_interrupt_stops_child(monkeypatch):
+def test_run_printing_output_interrupt_stops_child(monkeypatch, tmp_path):
     import siamese.notebook
 
     def interrupt(*args, **kwargs):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(siamese.notebook, "print", interrupt, raising=False)
-    child = "import time; print('started', flush=True); time.sleep(300)"
+    monkeypatch.setattr(siamese.notebook, "STOP_TIMEOUT", 5.0)
+    pid_file = tmp_path / "child.pid"
+    # The child ignores SIGINT, like a training busy in native code, so only the kill stops it.
+    child = (
+        "import os, signal, time; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+        f"open({str(pid_file)!r}, 'w').write(str(os.getpid())); print('started', flush=True); time.sleep(300)"
+    )
 
     with pytest.raises(KeyboardInterrupt):
         siamese.notebook.run_printing_output([sys.executable, "-c", child])
+
+    with pytest.raises(ProcessLookupError):
+        os.kill(int(pid_file.read_text()), 0)
