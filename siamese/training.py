@@ -179,9 +179,8 @@ class DivergenceCheck(keras.callbacks.Callback):
         raise ValueError(
             f"Training diverged: the loss became {float(loss)} in epoch {self.epoch + 1}, batch "
             f"{batch + 1}. Lower the learning rate (--learning-rate, now {rate:g}), the margin "
-            f"(now {self.config.margin:g}) or the identification weight (now "
-            f"{self.config.identification_weight:g}), then start again with a new --out folder "
-            f"or --overwrite."
+            f"(--margin, now {self.config.margin:g}) or the identification weight "
+            f"(--identification-weight, now {self.config.identification_weight:g}) and train again."
         )
 
 

@@ -454,7 +454,7 @@ def test_haar_min_score_drops_weak_boxes(photos):
     every = HaarFaceDetector().detect(frame)
     kept = HaarFaceDetector(min_score=5.0).detect(frame)
 
-    assert len(every) == 5
+    assert len(every) > SAMPLE_FACE_COUNTS["four_faces_group.jpg"]
     assert len(kept) == SAMPLE_FACE_COUNTS["four_faces_group.jpg"]
     assert all(detection.score >= 5.0 for detection in kept)
     assert [detection for detection in every if detection.score >= 5.0] == kept
