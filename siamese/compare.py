@@ -29,6 +29,7 @@ from siamese.commands.compare import DEFAULT_OPTIMIZERS
 from siamese.compare_run import RunSpec, RunTask
 from siamese.config import OPTIMIZER_DEFAULT_LEARNING_RATES, TrainConfig
 from siamese.data import FaceDataset, dataset_fingerprint, load_image_folder
+from siamese.evaluation import check_test_identities
 from siamese.files import make_folder, write_json
 from siamese.splits import standard_split, subject_folds
 
@@ -144,20 +145,22 @@ def plan_runs(settings: CompareSettings) -> list[RunSpec]:
 
 
 class RunsFailedError(RuntimeError):
-    """Some runs of a comparison failed; the finished ones are stored and in the outputs."""
+    """Error raised when some runs of a comparison failed. The finished runs are stored and in the outputs."""
 
 
 def split_folds(dataset: FaceDataset, folds: int) -> list[tuple[FaceDataset, FaceDataset]]:
     """Return ``(train_set, test_set)`` per fold; one fold is the standard AT&T split.
 
     Raises:
-        ValueError: ``folds == 1`` but the dataset lacks s1 … s40, or ``folds`` exceeds the
-            number of identities.
+        ValueError: ``folds == 1`` but the dataset lacks s1 … s40, ``folds`` leaves a test
+            group of fewer than two identities, or a test identity has fewer than two images.
     """
     if folds == 1:
         splits = [standard_split(dataset.names)]
     else:
         splits = subject_folds(dataset.names, folds, np.random.default_rng(FOLD_SEED))
+    for _, test_names in splits:
+        check_test_identities(dataset, test_names)
     return [(dataset.subset(train_names), dataset.subset(test_names)) for train_names, test_names in splits]
 
 
@@ -221,8 +224,8 @@ def prepare_out_folder(out: Path, config: dict) -> None:
     Raises:
         ValueError: ``out/config.json`` records different settings; the message lists each
             difference as ``stored -> requested``.
-        FileExistsError: ``out`` contains files but no ``config.json``, so it is not a
-            comparison folder.
+        FileExistsError: ``out`` contains files but no ``config.json``, or a ``config.json``
+            that a comparison did not write, so it is not a comparison folder.
         NotADirectoryError: ``out`` is a file.
     """
     if out.exists() and not out.is_dir():

@@ -106,7 +106,9 @@ class TrainConfig:
             value = getattr(self, name)
             if not isinstance(value, (int, np.integer)) or value < 1:
                 raise ValueError(f"{name} must be a positive integer; received {value!r}.")
-        if len(self.image_size) != 2 or min(self.image_size) < 2 ** len(self.widths):
+        if len(self.image_size) != 2:
+            raise ValueError(f"image_size must be (height, width); received {self.image_size}.")
+        if min(self.image_size) < 2 ** len(self.widths):
             raise ValueError(
                 f"image_size (--image-size) {'x'.join(map(str, self.image_size))} is too small for the "
                 f"network's {len(self.widths)} pooling blocks, each of which halves the image; use at "

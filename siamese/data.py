@@ -262,12 +262,18 @@ def load_att_faces(
 
 def resolve_att_dir(root: str | os.PathLike | None = None) -> Path:
     """Return the AT&T folder: ``root``, else ``$SIAMESE_ATT_DIR``, else ``data/att_faces``."""
+    return att_dir_and_source(root)[0]
+
+
+def att_dir_and_source(root: str | os.PathLike | None = None) -> tuple[Path, str]:
+    """Return the folder :func:`resolve_att_dir` picks and where it came from, for logs:
+    ``"--data"``, ``"$SIAMESE_ATT_DIR"`` or ``"the default folder"``."""
     if root is not None:
-        return Path(root).expanduser()
+        return Path(root).expanduser(), "--data"
     from_env = os.environ.get(DATA_ENV_VAR)
     if from_env:
-        return Path(from_env).expanduser()
-    return Path("data") / "att_faces"
+        return Path(from_env).expanduser(), f"${DATA_ENV_VAR}"
+    return Path("data") / "att_faces", "the default folder"
 
 
 def dataset_fingerprint(dataset: FaceDataset) -> dict:

@@ -87,8 +87,8 @@ def download_att_faces(
 
     Args:
         destination: folder to create, for example ``data/att_faces``. It may exist if it is
-            empty. A non-empty folder is never changed. It is returned when it contains a
-            verified copy, and raises FileExistsError otherwise.
+            empty. A non-empty folder is never changed: the function returns it when it
+            contains a verified copy and raises FileExistsError otherwise.
         url: archive address; tests point it at a local server.
         timeout: seconds to wait for the server before giving up.
         progress: show a progress bar while downloading.

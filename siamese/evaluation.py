@@ -10,6 +10,7 @@ Two views of the same embeddings:
 
 from __future__ import annotations
 
+import collections
 from dataclasses import dataclass
 
 import keras
@@ -63,6 +64,23 @@ def _identity_members(labels: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]
             f"two images (the smallest has {smallest})."
         )
     return identities, members
+
+
+def check_test_identities(dataset: FaceDataset, test_names: list[str]) -> None:
+    """Raise ValueError naming the test identities with fewer than two images.
+
+    One-shot testing uses one image of a person as the gallery and the others as queries, so
+    such an identity would otherwise fail the evaluation only after the first epoch of training.
+    """
+    counts = collections.Counter(dataset.names[label] for label in dataset.labels)
+    too_few = [name for name in test_names if counts[name] < 2]
+    if too_few:
+        listed = ", ".join(f"{name} ({counts[name]} image{'' if counts[name] == 1 else 's'})" for name in too_few)
+        verb = "has" if len(too_few) == 1 else "have"
+        raise ValueError(
+            f"Test identities need at least two images each for one-shot testing; {listed} "
+            f"{verb} fewer. Add images to those folders or remove them."
+        )
 
 
 def one_shot_accuracy(

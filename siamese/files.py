@@ -59,6 +59,19 @@ def _file_in_the_way(path: Path) -> Path | None:
     return None
 
 
+def relative_path_note(path: str | os.PathLike) -> str:
+    """Return `` (relative to the working folder CWD, so ABSOLUTE)`` for a relative ``path``, else "".
+
+    Messages append it after a path, because a relative path resolves from the working folder,
+    which is not always the folder a user expects (a notebook kernel, or papermill started
+    elsewhere).
+    """
+    path = Path(path).expanduser()
+    if path.is_absolute():
+        return ""
+    return f" (relative to the working folder {Path.cwd()}, so {path.absolute()})"
+
+
 def write_text(path: str | os.PathLike, text: str) -> Path:
     """Write ``text`` (UTF-8) to ``path`` atomically."""
     return atomic_write(path, lambda temporary: temporary.write_text(text, encoding="utf-8"))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import collections
 import csv
 import io
 import logging
@@ -16,7 +15,7 @@ import numpy as np
 from siamese.checkpoint import CHECKPOINT_FOLDER, TrainingCheckpoint, check_run_settings
 from siamese.data import FaceDataset, load_image_folder
 from siamese.download import ensure_att_faces
-from siamese.evaluation import EpochEvaluation, Evaluation, evaluate
+from siamese.evaluation import EpochEvaluation, Evaluation, check_test_identities, evaluate
 from siamese.files import atomic_write, check_output_dir, prepare_output_dir, write_json, write_text
 from siamese.splits import STANDARD_TEST, STANDARD_TRAIN, standard_split, subject_folds
 from siamese.training import TrainConfig, TrainResult, train
@@ -52,8 +51,8 @@ def split_identities(dataset: FaceDataset, seed: int) -> tuple[list[str], list[s
         extra = [name for name in dataset.names if name not in standard_names]
         if extra:
             logger.warning(
-                "Leaving out %d folder(s) beyond s1-s40 (%s): the standard split trains on s1-s35 "
-                "and tests on s36-s40 only.",
+                "Leaving out %d folder(s) beyond s1-s40 (%s), because the standard split trains on "
+                "s1-s35 and tests on s36-s40 only.",
                 len(extra), ", ".join(extra[:5]) + (" …" if len(extra) > 5 else ""),
             )
         train_names, test_names = standard_split(dataset.names)
@@ -61,7 +60,7 @@ def split_identities(dataset: FaceDataset, seed: int) -> tuple[list[str], list[s
     if len(missing) < len(standard_names):
         logger.warning(
             "The folder lacks %s of the AT&T subjects s1-s40, so the standard split cannot be used "
-            "and a seeded fifth of the identities is held out instead; the results are not "
+            "and a seeded fifth of the identities is held out instead. The results are not "
             "comparable with those of the standard split.",
             ", ".join(missing[:5]) + (" …" if len(missing) > 5 else ""),
         )
@@ -170,23 +169,6 @@ def run_training_job(
     save_plots(out_dir, training, evaluation, test_set, np.random.default_rng(config.seed))
     checkpoint.delete()
     return JobResult(out_dir, training, evaluation, metrics, train_set, test_set)
-
-
-def check_test_identities(dataset: FaceDataset, test_names: list[str]) -> None:
-    """Raise ValueError naming the test identities with fewer than two images.
-
-    One-shot testing uses one image of a person as the gallery and the others as queries, so
-    such an identity would fail the evaluation after the whole first epoch of training.
-    """
-    counts = collections.Counter(dataset.names[label] for label in dataset.labels)
-    too_few = [name for name in test_names if counts[name] < 2]
-    if too_few:
-        listed = ", ".join(f"{name} ({counts[name]} image{'' if counts[name] == 1 else 's'})" for name in too_few)
-        verb = "has" if len(too_few) == 1 else "have"
-        raise ValueError(
-            f"Test identities need at least two images each for one-shot testing; {listed} "
-            f"{verb} fewer. Add images to those folders or remove them."
-        )
 
 
 def stopped_before_first_epoch(out_dir: Path) -> bool:

@@ -27,16 +27,12 @@ def in_colab() -> bool:
 
 
 def describe_parameter(name: str, value: str | os.PathLike) -> str:
-    """Return ``name='value'`` for an error message, with the absolute path when ``value`` is relative.
+    """Return ``name='value'`` for an error message, with the working folder when ``value`` is
+    relative: ``Notebook/`` under Jupyter, but wherever papermill or nbconvert was started
+    otherwise."""
+    from siamese.files import relative_path_note
 
-    A relative path resolves from the kernel's working folder: ``Notebook/`` under Jupyter,
-    but wherever papermill or nbconvert was started otherwise.
-    """
-    text = f"{name}={str(value)!r}"
-    path = Path(value).expanduser()
-    if path.is_absolute():
-        return text
-    return f"{text} (relative to the working folder {Path.cwd()}, so {path.absolute()})"
+    return f"{name}={str(value)!r}{relative_path_note(value)}"
 
 
 def require_att_faces(data_dir: str | os.PathLike) -> Path:
@@ -157,7 +153,7 @@ def prepare_colab(att_faces: bool = True, photos: bool = False, model: bool = Fa
             already contains some. The sample photos are not in the repository, because
             their licence does not allow redistribution.
         model: train a model with ``siamese train`` (default settings, several minutes)
-            into ``root/runs/colab`` unless one is there already, printing its progress; an
+            into ``root/runs/colab`` unless one is there already, printing its progress. An
             interrupted training resumes on the next call. Implies ``att_faces``.
         root: folder that receives the data; Colab's working folder by default.
 

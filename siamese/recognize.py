@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from siamese.crops import input_size_of, prepare_face
 from siamese.detect import Detection, FaceDetector, as_photo, default_detector, largest_detection
+from siamese.files import relative_path_note
 from siamese.gallery import UNKNOWN, Gallery, open_gallery, validate_name
 from siamese.photos import Photo
 
@@ -104,9 +105,8 @@ def resolve_model_path(path: str | os.PathLike | None = None) -> Path:
     if not path.is_file():
         found = sorted(str(candidate) for candidate in Path("runs").glob("*/model.keras"))
         hint = f" Models found under runs/: {', '.join(found[:5])}." if found else ""
-        shown = path if path.is_absolute() else f"{path} (relative to the working folder {Path.cwd()})"
         raise FileNotFoundError(
-            f"Model not found: {shown}.{hint} Train one with `siamese train --out runs/latest`, "
+            f"Model not found: {path}{relative_path_note(path)}.{hint} Train one with `siamese train --out runs/latest`, "
             f"or pass --model PATH (or set {MODEL_ENV_VAR}) to a model.keras written by `siamese train`."
         )
     if path.suffix != ".keras":
@@ -405,13 +405,25 @@ class Recognizer:
         channel_order: str = "bgr",
     ) -> list[Match]:
         """Identify every face in ``image`` against ``gallery``; faces sorted left to right."""
+        return self.identify_with_embeddings(image, gallery, whole_image, channel_order)[0]
+
+    def identify_with_embeddings(
+        self,
+        image: ImageInput,
+        gallery: Gallery,
+        whole_image: bool = False,
+        channel_order: str = "bgr",
+    ) -> tuple[list[Match], np.ndarray]:
+        """Identify as :meth:`identify` does, and also return the faces' float32 ``(faces, dim)``
+        embeddings in the same order."""
         self.require_threshold()
         faces = self.find_faces(image, whole_image, channel_order)
         embeddings = self.embed([face.crop for face in faces])
-        return [
+        matches = [
             Match(face.box, face.score, name, distance, nearest)
             for face, (name, distance, nearest) in zip(faces, self.match(embeddings, gallery))
         ]
+        return matches, embeddings
 
     def verify(
         self,

@@ -1,6 +1,6 @@
 """Identify faces in a video file or a camera stream, frame by frame.
 
-Each frame is identified as :meth:`siamese.recognize.Recognizer.identify` does. A
+Each frame goes through :meth:`siamese.recognize.Recognizer.identify_with_embeddings`. A
 :class:`FaceTracker` links boxes from frame to frame by overlap (IoU) and, when given embeddings,
 only when the two faces also look alike. It reports, per tracked face, the most frequent name
 over the last few frames, so a name does not flicker when one frame's distance crosses the
@@ -169,7 +169,7 @@ class FaceTracker:
         names: list[str],
         embeddings: np.ndarray | None = None,
     ) -> list[tuple[int, str]]:
-        """Add one frame's faces; returns ``(track_id, smoothed_name)`` for each box, in order.
+        """Add one frame's faces and return ``(track_id, smoothed_name)`` for each box, in order.
 
         ``embeddings``, float ``(len(boxes), dim)`` or ``None``, gate the links when the tracker
         has a ``max_distance``.
@@ -433,32 +433,30 @@ class _FrameOutputs:
 
 def _process_frame(frame, index, fps, recognizer, gallery, tracker, whole_image):
     photo = photo_from_array(frame, "bgr", source=f"frame {index}")
-    found = recognizer.find_faces(photo, whole_image)
-    embeddings = recognizer.embed([face.crop for face in found])
-    matches = recognizer.match(embeddings, gallery)
-    tracked = tracker.update([face.box for face in found], [name for name, _, _ in matches], embeddings)
+    matches, embeddings = recognizer.identify_with_embeddings(photo, gallery, whole_image=whole_image)
+    tracked = tracker.update([match.box for match in matches], [match.name for match in matches], embeddings)
 
     faces = []
     labels = []
-    for face, (raw_name, distance, nearest), (track_id, smoothed) in zip(found, matches, tracked):
+    for match, (track_id, smoothed) in zip(matches, tracked):
         faces.append(
             {
-                "box": list(face.box),
-                "score": None if face.score is None else round(float(face.score), 3),
+                "box": list(match.box),
+                "score": None if match.score is None else round(float(match.score), 3),
                 "track": track_id,
                 "name": smoothed,
-                "raw_name": raw_name,
-                "nearest": nearest,
-                "distance": json_distance(distance),
+                "raw_name": match.name,
+                "nearest": match.nearest,
+                "distance": json_distance(match.distance),
             }
         )
         # The distance belongs to this frame's nearest person, so it is shown only beside that
         # name (or beside "unknown"), never beside a smoothed name that differs from it.
-        shows_distance = smoothed in (nearest, UNKNOWN)
-        labels.append(f"{smoothed} {distance:.2f}" if shows_distance else smoothed)
+        shows_distance = smoothed in (match.nearest, UNKNOWN)
+        labels.append(f"{smoothed} {match.distance:.2f}" if shows_distance else smoothed)
 
     colours = [UNKNOWN_COLOUR if face["name"] == UNKNOWN else KNOWN_COLOUR for face in faces]
-    annotated = draw_faces(photo.bgr, [face.box for face in found], labels, colours)
+    annotated = draw_faces(photo.bgr, [match.box for match in matches], labels, colours)
     record = {"frame": index, "time": round(index / fps, 4), "faces": faces}
     return record, annotated
 

@@ -423,7 +423,7 @@ def test_missing_model_says_train(tmp_path, monkeypatch):
     with pytest.raises(FileNotFoundError, match="elsewhere.keras") as absolute:
         resolve_model_path(tmp_path / "elsewhere.keras")
 
-    assert f"runs/latest/model.keras (relative to the working folder {tmp_path})" in str(relative.value)
+    assert f"runs/latest/model.keras (relative to the working folder {tmp_path}, so " in str(relative.value)
     assert "relative to" not in str(absolute.value)
 
     (tmp_path / "metrics.json").write_text("{}")

@@ -175,7 +175,7 @@ def test_test_identities_need_two_images():
     import numpy as np
 
     from siamese.data import FaceDataset
-    from siamese.job import check_test_identities
+    from siamese.evaluation import check_test_identities
 
     labels = np.array([0, 0, 1, 2, 2])
     dataset = FaceDataset(np.zeros((5, 4, 4, 1), np.float32), labels, ("ann", "bob", "cid"), tuple(f"{i}.pgm" for i in range(5)))

@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         result = run_comparison(resolve_att_dir(args.data), args.out, settings, jobs=args.jobs, progress=not args.quiet)
     except RunsFailedError as error:
-        # Each failure was logged with its traceback as it happened; a second one adds nothing.
+        # Each failure was logged with its traceback as it happened, so a second one adds nothing.
         print(f"siamese compare: error: {error}", file=sys.stderr)
         return 1
 

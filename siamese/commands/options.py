@@ -32,24 +32,24 @@ def seed_value(text: str) -> int:
     return value
 
 
-def positive_float(text: str) -> float:
+def _float_in_range(text: str, minimum: float, inclusive: bool, expected: str) -> float:
+    """Parse ``text`` as a finite float above ``minimum`` (or equal to it when ``inclusive``)."""
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number; received {text!r}") from None
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive finite number; received {text!r}")
+        raise argparse.ArgumentTypeError(f"expected {expected}; received {text!r}") from None
+    above = value >= minimum if inclusive else value > minimum
+    if not (above and value < float("inf")):
+        raise argparse.ArgumentTypeError(f"expected {expected}; received {text!r}")
     return value
+
+
+def positive_float(text: str) -> float:
+    return _float_in_range(text, 0.0, False, "a positive finite number")
 
 
 def non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected 0 or a positive number; received {text!r}") from None
-    if not 0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected 0 or a positive finite number; received {text!r}")
-    return value
+    return _float_in_range(text, 0.0, True, "0 or a positive finite number")
 
 
 def factor_above_one(text: str) -> float:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 
 from siamese.commands.options import add_training_options, training_config
@@ -50,18 +49,12 @@ def run(args: argparse.Namespace) -> int:
 
     matplotlib.use("Agg")
 
-    from siamese.data import DATA_ENV_VAR, resolve_att_dir
+    from siamese.data import att_dir_and_source
     from siamese.job import run_training_job, summary_table
 
     config = training_config(args)
-    data_dir = resolve_att_dir(args.data)
-    if args.data is not None:
-        source = "--data"
-    elif os.environ.get(DATA_ENV_VAR):
-        source = f"${DATA_ENV_VAR}"
-    else:
-        source = "the default folder"
-    logger.info("AT&T faces: %s (from %s)", data_dir, source)
+    data_dir, source = att_dir_and_source(args.data)
+    logger.info("AT&T faces: %s (from %s)", data_dir.absolute(), source)
     result = run_training_job(
         data_dir,
         args.out,
