@@ -29,6 +29,7 @@ from benchmarks.protocols import FOLD_SEED, N_FOLDS, PROTOCOLS, protocol_splits
 from benchmarks.report import (
     Progress,
     benchmark_main,
+    check_out_folder,
     data_folder,
     format_number,
     markdown_table,
@@ -348,6 +349,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("-v", "--verbose", action="store_true", help="log debugging details")
     args = parser.parse_args(argv)
     args.argv = argv
+    check_out_folder(parser, args.out)
 
     if "siamese_pairwise" in args.methods and "siamese" not in args.methods:
         parser.error("siamese_pairwise trains for as long as siamese took on the same fold; add siamese to --methods.")

@@ -26,6 +26,7 @@ from tqdm import tqdm
 
 from benchmarks.report import (
     benchmark_main,
+    check_out_folder,
     data_folder,
     format_number,
     markdown_table,
@@ -540,6 +541,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("-v", "--verbose", action="store_true", help="log debugging details")
     args = parser.parse_args(argv)
     args.argv = argv
+    check_out_folder(parser, args.out)
     return args
 
 

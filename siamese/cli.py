@@ -24,7 +24,9 @@ COMMAND_MODULES = (
 )
 
 # Errors that bad input raises on purpose; anything else is a bug and keeps its traceback.
-USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError, PermissionError, ConnectionError)
+USER_ERRORS = (
+    ValueError, FileNotFoundError, FileExistsError, NotADirectoryError, IsADirectoryError, PermissionError, ConnectionError,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -111,8 +111,9 @@ class TrainConfig:
         if min(self.image_size) < 2 ** len(self.widths):
             raise ValueError(
                 f"image_size (--image-size) {'x'.join(map(str, self.image_size))} is too small for the "
-                f"network's {len(self.widths)} pooling blocks, each of which halves the image; use at "
-                f"least {2 ** len(self.widths)} pixels a side."
+                f"network's {len(self.widths)} convolution blocks (widths {list(self.widths)}), each of "
+                f"which halves the image. Use at least {2 ** len(self.widths)} pixels a side, or fewer "
+                f"blocks."
             )
         if self.images_per_identity < 2:
             raise ValueError(

@@ -104,10 +104,19 @@ def download_att_faces(
         FileExistsError: ``destination`` is a non-empty folder without a verified copy. The
             message lists the first problems that verification found.
     """
-    destination = Path(destination).expanduser()
-    if _has_verified_copy(destination):
-        logger.info("AT&T faces already present and verified in %s", destination)
-        return destination
+    given = Path(destination).expanduser()
+    if _has_verified_copy(given):
+        logger.info("AT&T faces already present and verified in %s", given)
+        return given
+
+    # An empty folder is replaced by the unpacked one, so work on the real folder that a
+    # symbolic link or "." names, and never on the working folder itself or one above it.
+    destination = given.resolve()
+    if destination == Path.cwd().resolve() or destination in Path.cwd().resolve().parents:
+        raise ValueError(
+            f"Cannot download into {given}, the working folder or a folder above it, because the "
+            f"download replaces the empty folder. Pass a subfolder such as data/att_faces."
+        )
 
     make_folder(destination.parent)
     with tempfile.TemporaryDirectory(prefix=".att_faces-", dir=destination.parent) as scratch:
@@ -119,7 +128,11 @@ def download_att_faces(
             with zipfile.ZipFile(archive) as zipped:
                 _safe_extract(zipped, unpacked)
         except zipfile.BadZipFile as error:
-            raise ValueError(f"The file downloaded from {url} is not a zip archive: {error}") from error
+            raise ValueError(
+                f"The file downloaded from {url} is not a zip archive ({error}). The server may have "
+                f"sent another file, or cut the download short without saying how long it was. "
+                f"Retry, or download it by hand."
+            ) from error
 
         root = _find_dataset_root(unpacked)
         problems = verify_att_faces(root)
@@ -137,7 +150,7 @@ def download_att_faces(
         os.replace(root, destination)
 
     logger.info("AT&T faces downloaded and verified into %s", destination)
-    return destination
+    return given
 
 
 def _has_verified_copy(destination: Path) -> bool:
@@ -183,7 +196,7 @@ def _fetch(url: str, target: Path, *, timeout: float, progress: bool) -> None:
     partial = target.with_name(target.name + ".part")
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:
-            expected = int(response.headers.get("Content-Length") or 0) or None
+            expected = _content_length(response.headers.get("Content-Length"))
             received = _copy_body(response, partial, total=expected, progress=progress)
     except (urllib.error.URLError, TimeoutError, OSError, http.client.HTTPException) as error:
         partial.unlink(missing_ok=True)
@@ -200,6 +213,17 @@ def _fetch(url: str, target: Path, *, timeout: float, progress: bool) -> None:
         )
 
     os.replace(partial, target)
+
+
+def _content_length(header: str | None) -> int | None:
+    """Return the byte count of a ``Content-Length`` header, or ``None`` when it is missing or invalid."""
+    try:
+        length = int(header)
+    except (TypeError, ValueError):
+        if header is not None:
+            logger.warning("Ignoring the invalid Content-Length header %r", header)
+        return None
+    return length if length > 0 else None
 
 
 def _copy_body(response, path: Path, *, total: int | None, progress: bool) -> int:

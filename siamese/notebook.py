@@ -206,7 +206,8 @@ def run_printing_output(command: list[str]) -> None:
     import signal
     import subprocess
 
-    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as process:
+    # errors="replace": one undecodable byte must not stop the echo, which would break the pipe.
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace") as process:
         try:
             for line in process.stdout:
                 print(line, end="", flush=True)

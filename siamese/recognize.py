@@ -356,8 +356,8 @@ class Recognizer:
         if not faces:
             raise ValueError(
                 f"No face found in {photo.source}. Use a photo with a frontal face at least "
-                f"--min-size pixels wide (30 by default), or pass --whole-image if the photo is "
-                f"already a face crop."
+                f"--min-size pixels wide (30 by default), lower --score-threshold if you set one, or "
+                f"pass --whole-image if the photo is already a face crop."
             )
         if len(faces) == 1:
             return faces[0]

@@ -41,6 +41,8 @@ WINDOW_NAME = "siamese video"
 #: whole process on 4x4 and 5x5 frames and wrote 6x6 and larger, and JPEG codes 8x8 blocks, so
 #: 8 keeps a margin. The mp4v writer wrote 4x4 frames.
 MIN_MJPG_SIDE = 8
+#: Largest camera index OpenCV takes, because it reads the index as a C int.
+MAX_CAMERA_INDEX = 2**31 - 1
 
 
 def parse_source(text: str | int | os.PathLike) -> int | Path:
@@ -53,6 +55,7 @@ def parse_source(text: str | int | os.PathLike) -> int | Path:
     return Path(text).expanduser()
 
 
+
 def open_capture(source: int | str | os.PathLike) -> cv2.VideoCapture:
     """Open a video file or camera, raising a clear error when OpenCV cannot open it.
 
@@ -62,6 +65,8 @@ def open_capture(source: int | str | os.PathLike) -> cv2.VideoCapture:
     """
     source = parse_source(source)
     if isinstance(source, int):
+        if source > MAX_CAMERA_INDEX:
+            raise ValueError(f"Camera index {source} is out of range. Pass a small index such as 0 or 1.")
         capture = cv2.VideoCapture(source)
         if not capture.isOpened():
             capture.release()
@@ -139,8 +144,7 @@ class FaceTracker:
         max_distance: when :meth:`update` receives embeddings, a box links to a track only if
             its embedding lies closer than this to the track's last one, so a scene cut that
             puts another person where a face was starts a new track. ``None`` (the default)
-            links by IoU alone. :func:`process_video` passes the recognizer's identification
-            threshold.
+            links by IoU alone. :func:`process_video` passes :func:`tracking_distance`.
     """
 
     def __init__(self, window: int = 5, min_iou: float = 0.3, max_missed: int = 10,
@@ -239,6 +243,25 @@ class VideoSummary:
     stopped_early: bool = False
 
 
+def tracking_distance(recognizer) -> float:
+    """Return the embedding distance that splits a track: the calibrated ``identify_threshold``.
+
+    It is read from the model's ``metrics.json`` when there is one, so ``--threshold``, which
+    sets how strictly faces are named, does not also break tracks apart. The identification
+    threshold is the stricter of the two calibrated values, because two different people's
+    photos often lie closer than the verification threshold. Without ``metrics.json`` the
+    recognizer's own identification threshold is used.
+    """
+    from siamese.recognize import load_threshold
+
+    if recognizer.model_path is not None:
+        try:
+            return load_threshold(recognizer.model_path, "identify_threshold")
+        except (FileNotFoundError, KeyError, ValueError) as error:
+            logger.debug("Tracking with the recognizer's threshold: %s", error)
+    return recognizer.require_identify_threshold()
+
+
 def _temporary_beside(path: Path) -> Path:
     make_folder(path.parent)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
@@ -291,10 +314,10 @@ def process_video(
             ``metrics.json`` or the other output; or the frames are too small for MJPG.
     """
     recognizer.require_threshold()
-    # The stricter of the two thresholds: two different people's photos often lie closer than
-    # the verification threshold, which would let a cut keep the earlier person's track.
-    track_distance = recognizer.require_identify_threshold()
-    output_paths = [Path(path) for path in (output_video, output_json) if path is not None]
+    track_distance = tracking_distance(recognizer)
+    output_video = None if output_video is None else Path(output_video).expanduser()
+    output_json = None if output_json is None else Path(output_json).expanduser()
+    output_paths = [path for path in (output_video, output_json) if path is not None]
     if output_video is not None:
         suffix = Path(output_video).suffix.lower()
         if suffix not in VIDEO_CODECS:
@@ -370,6 +393,11 @@ def _check_output_paths(outputs: list[Path], source, gallery: Gallery, recognize
         protected[Path(source).resolve()] = f"the input video {source}"
     if getattr(gallery, "path", None) is not None:
         protected[Path(gallery.path).resolve()] = f"the gallery {gallery.path}"
+        # SQLite keeps a rollback journal (or a write-ahead log) beside the gallery and deletes
+        # or replays it on the next open, which would destroy an output of the same name.
+        for suffix in ("-journal", "-wal", "-shm"):
+            companion = Path(f"{gallery.path}{suffix}")
+            protected[companion.resolve()] = f"the gallery's SQLite file {companion}"
     if getattr(recognizer, "model_path", None) is not None:
         model = Path(recognizer.model_path)
         protected[model.resolve()] = f"the model {model}"
@@ -377,6 +405,8 @@ def _check_output_paths(outputs: list[Path], source, gallery: Gallery, recognize
         protected[metrics.resolve()] = f"the model's {metrics}"
 
     for path in outputs:
+        if path.is_dir():
+            raise ValueError(f"The output path {path} is a folder; give a file name such as {path / 'clip.identify.jsonl'}.")
         owner = protected.get(path.resolve())
         if owner is not None:
             raise ValueError(f"The output path {path} is {owner}, which the run would overwrite; choose another output.")
@@ -394,10 +424,18 @@ class _FrameOutputs:
         self.video_path = Path(video_path) if video_path is not None else None
         self.json_path = Path(json_path) if json_path is not None else None
         self.fps = fps
-        self._temporary_video = _temporary_beside(self.video_path) if self.video_path is not None else None
-        self._temporary_json = _temporary_beside(self.json_path) if self.json_path is not None else None
-        self._json_file = open(self._temporary_json, "w", encoding="utf-8") if self._temporary_json else None
+        self._temporary_video = None
+        self._temporary_json = None
+        self._json_file = None
         self._writer: cv2.VideoWriter | None = None
+        try:
+            self._temporary_video = _temporary_beside(self.video_path) if self.video_path is not None else None
+            self._temporary_json = _temporary_beside(self.json_path) if self.json_path is not None else None
+            self._json_file = open(self._temporary_json, "w", encoding="utf-8") if self._temporary_json else None
+        except BaseException:
+            # Creating the second file failed: remove the first, which nothing else would.
+            self.discard()
+            raise
 
     def write(self, annotated: np.ndarray, record: dict) -> None:
         """Append one annotated frame and its JSON record."""

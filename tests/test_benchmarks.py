@@ -688,3 +688,15 @@ def test_benchmark_seed_range_checked(module, tmp_path, capsys):
     with pytest.raises(SystemExit):
         parse_args(["--out", str(tmp_path / "out"), "--seed", "-1"])
     assert "argument --seed: expected a seed from 0 to 4294967295" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("module", ["accuracy", "speed"])
+def test_benchmark_out_below_file_rejected(module, tmp_path, capsys):
+    import importlib
+
+    parse_args = importlib.import_module(f"benchmarks.{module}").parse_args
+    (tmp_path / "afile").write_text("x")
+
+    with pytest.raises(SystemExit):
+        parse_args(["--out", str(tmp_path / "afile" / "out")])
+    assert "which is a file" in capsys.readouterr().err

@@ -178,3 +178,38 @@ def test_no_download_advice_for_empty_folder(tmp_path):
 def test_no_download_advice_for_missing_folder(tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         ensure_att_faces(tmp_path / "nowhere", download=False)
+
+
+def test_symlinked_empty_folder_filled(att_dir, tmp_path, serve_folder):
+    served = tmp_path / "served"
+    served.mkdir()
+    zip_att_folder(att_dir, served / "att_faces.zip")
+    target = tmp_path / "real"
+    target.mkdir()
+    link = tmp_path / "link"
+    link.symlink_to(target)
+
+    returned = download_att_faces(link, url=f"{serve_folder(served)}/att_faces.zip", progress=False)
+
+    assert returned == link
+    assert link.is_symlink()
+    assert verify_att_faces(target) == []
+
+
+def test_working_folder_not_replaced(tmp_path, monkeypatch):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    monkeypatch.chdir(empty)
+
+    with pytest.raises(ValueError, match="the working folder or a folder above it"):
+        download_att_faces(".", url="http://127.0.0.1:9/unused.zip")
+    assert empty.is_dir()
+
+
+def test_content_length_parsed():
+    from siamese.download import _content_length
+
+    assert _content_length("4000") == 4000
+    assert _content_length(None) is None
+    assert _content_length("abc") is None
+    assert _content_length("0") is None

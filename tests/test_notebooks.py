@@ -337,3 +337,11 @@ def test_run_printing_output_interrupt_stops_child(monkeypatch, tmp_path):
 
     with pytest.raises(ProcessLookupError):
         os.kill(int(pid_file.read_text()), 0)
+
+
+def test_run_printing_output_replaces_bad_bytes(capsys):
+    from siamese.notebook import run_printing_output
+
+    run_printing_output([sys.executable, "-c", "import sys; sys.stdout.buffer.write(b'bad \\xff byte\\n')"])
+
+    assert capsys.readouterr().out == "bad \ufffd byte\n"

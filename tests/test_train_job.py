@@ -191,7 +191,7 @@ def test_too_small_image_size_rejected_before_out(tmp_path, capsys):
     code = main(["train", "--out", str(tmp_path / "out"), "--image-size", "7x7", "--no-download"])
 
     assert code == 2
-    assert "7x7 is too small for the network's 3 pooling blocks" in capsys.readouterr().err
+    assert "7x7 is too small for the network's 3 convolution blocks" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
 
 

@@ -263,6 +263,60 @@ def test_video_scene_cut_starts_new_track(recognizer, gallery_path, tmp_path):
     assert all(face["raw_name"] in (face["nearest"], UNKNOWN) for record in records for face in record["faces"])
 
 
+def test_video_strict_threshold_keeps_tracks(recognizer, clip, gallery_path, tmp_path):
+    path, frame_boxes = clip
+    # A naming threshold far below the frame-to-frame distances of one face: every face is
+    # unknown, but the tracker still splits only at the calibrated identification threshold.
+    strict = Recognizer.from_path(recognizer.model_path, threshold=0.01)
+
+    with strict.open_gallery(gallery_path) as gallery:
+        process_video(path, strict, gallery, output_json=tmp_path / "strict.jsonl", progress=False)
+
+    records = [json.loads(line) for line in (tmp_path / "strict.jsonl").read_text().splitlines()]
+    for subject_index in range(2):
+        tracks = {
+            face["track"]
+            for record, boxes in zip(records, frame_boxes)
+            for face in record["faces"]
+            if box_centre_inside(face["box"], boxes[subject_index])
+        }
+        assert len(tracks) == 1, tracks
+    assert {face["name"] for record in records for face in record["faces"]} == {UNKNOWN}
+
+
+def test_video_output_folder_rejected(recognizer, clip, gallery_path, tmp_path):
+    path, _ = clip
+    folder = tmp_path / "adir"
+    folder.mkdir()
+
+    with recognizer.open_gallery(gallery_path) as gallery:
+        with pytest.raises(ValueError, match="is a folder; give a file name"):
+            process_video(path, recognizer, gallery, output_json=folder, progress=False)
+        with pytest.raises(ValueError, match="SQLite file"):
+            process_video(path, recognizer, gallery, output_json=f"{gallery_path}-journal", progress=False)
+
+    assert not list(folder.iterdir())
+    assert sorted(entry.name for entry in tmp_path.iterdir()) == ["adir"]
+
+
+def test_video_second_output_failure_leaves_nothing(recognizer, clip, gallery_path, tmp_path):
+    path, _ = clip
+    (tmp_path / "afile").write_text("x")
+    output = tmp_path / "out"
+
+    with recognizer.open_gallery(gallery_path) as gallery:
+        with pytest.raises(NotADirectoryError):
+            process_video(path, recognizer, gallery, output_video=output / "clip.avi",
+                          output_json=tmp_path / "afile" / "clip.jsonl", progress=False)
+
+    assert not output.exists() or not list(output.iterdir())
+
+
+def test_camera_index_out_of_range():
+    with pytest.raises(ValueError, match="Camera index 99999999999999999999 is out of range"):
+        open_capture("99999999999999999999")
+
+
 def test_video_max_frames_and_show_headless(recognizer, clip, gallery_path, tmp_path, caplog):
     path, _ = clip
     with recognizer.open_gallery(gallery_path) as gallery:
