@@ -126,11 +126,11 @@ def run_config(args: argparse.Namespace) -> TrainConfig:
 def run(args: argparse.Namespace) -> list[dict]:
     """Analyse every requested fold and return the fold records."""
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    config = run_config(args)  # before the folder exists, so invalid settings leave none behind
     data = data_folder(args.data)
-    header = run_header("benchmarks.errors", args.argv, data=data)
-    config = run_config(args)
     dataset = load_att_faces(data, image_size=tuple(config.image_size))
+    out.mkdir(parents=True, exist_ok=True)
+    header = run_header("benchmarks.errors", args.argv, data=data)
 
     splits = protocol_splits(dataset.names, args.protocol)
     signature = {

@@ -700,3 +700,14 @@ def test_benchmark_out_below_file_rejected(module, tmp_path, capsys):
     with pytest.raises(SystemExit):
         parse_args(["--out", str(tmp_path / "afile" / "out")])
     assert "which is a file" in capsys.readouterr().err
+
+
+def test_errors_invalid_widths_leave_no_folder(tmp_path, capsys):
+    from benchmarks.errors import main
+
+    out = tmp_path / "out"
+    code = main(["--out", str(out), "--quick", "--widths", "4", "4", "4", "4", "4", "4", "4", "4"])
+
+    assert code == 2
+    assert "or fewer blocks" in capsys.readouterr().err
+    assert not out.exists()
