@@ -395,20 +395,26 @@ def test_interrupted_comparison_keeps_finished_runs(att_dir, tmp_path, monkeypat
     assert len(resumed.summary) == 2
 
 
-def test_cli_runs_parallel_jobs(att_dir, tmp_path, capsys):
+def tiny_compare_args(att_dir, out, jobs: int) -> argparse.Namespace:
+    """Parse a ``siamese compare`` of adam and sgd, one seed, one tiny epoch, with ``--jobs``."""
     from siamese.commands import compare as compare_command
-    from siamese.compare import available_cores
 
     parser = argparse.ArgumentParser(prog="siamese")
     compare_command.register(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(
+    return parser.parse_args(
         [
-            "compare", "--data", str(att_dir), "--out", str(tmp_path), "--optimizers", "adam", "sgd",
+            "compare", "--data", str(att_dir), "--out", str(out), "--optimizers", "adam", "sgd",
             "--seeds", "1", "--epochs", "1", "--steps-per-epoch", "2", "--image-size", "28x23",
             "--embedding-dim", "8", "--identities-per-batch", "4", "--images-per-identity", "2",
-            "--jobs", "2", "--quiet",
+            "--jobs", str(jobs), "--quiet",
         ]
     )
+
+
+def test_cli_runs_parallel_jobs(att_dir, tmp_path, capsys):
+    from siamese.compare import available_cores
+
+    args = tiny_compare_args(att_dir, tmp_path, jobs=2)
 
     assert args.handler(args) == 0
 
@@ -423,7 +429,6 @@ def test_cli_runs_parallel_jobs(att_dir, tmp_path, capsys):
 
 def test_cli_failed_run_exits_cleanly(att_dir, tmp_path, capsys, monkeypatch):
     from siamese import compare_run
-    from siamese.commands import compare as compare_command
 
     real_train = compare_run.train
 
@@ -433,16 +438,7 @@ def test_cli_failed_run_exits_cleanly(att_dir, tmp_path, capsys, monkeypatch):
         return real_train(train_set, config, **kwargs)
 
     monkeypatch.setattr(compare_run, "train", failing_sgd)
-    parser = argparse.ArgumentParser(prog="siamese")
-    compare_command.register(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(
-        [
-            "compare", "--data", str(att_dir), "--out", str(tmp_path), "--optimizers", "adam", "sgd",
-            "--seeds", "1", "--epochs", "1", "--steps-per-epoch", "2", "--image-size", "28x23",
-            "--embedding-dim", "8", "--identities-per-batch", "4", "--images-per-identity", "2",
-            "--jobs", "1", "--quiet",
-        ]
-    )
+    args = tiny_compare_args(att_dir, tmp_path, jobs=1)
 
     assert args.handler(args) == 1
 
