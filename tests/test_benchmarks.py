@@ -371,8 +371,10 @@ def test_accuracy_reports_file_as_out(att_dir, tmp_path, capsys):
 
     existing = tmp_path / "results.txt"
     existing.write_text("not a folder")
-    assert main(["--out", str(existing), "--methods", "raw_pixels", "--data", str(att_dir)]) == 2
-    assert "benchmarks.accuracy: error:" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as raised:
+        main(["--out", str(existing), "--methods", "raw_pixels", "--data", str(att_dir)])
+    assert raised.value.code == 2
+    assert f"benchmarks.accuracy: error: --out must be a folder; {existing} is a file" in capsys.readouterr().err
 
 
 def test_errors_missing_att_folder(tmp_path, capsys):
