@@ -157,9 +157,14 @@ def check_out_folder(parser, out: str) -> None:
     That rules out an existing file, and a path below a file, before any work is done.
     """
     path = Path(out).expanduser()
-    if path.exists() and not path.is_dir():
-        parser.error(f"--out must be a folder; {out} is a file. Choose another path.")
-    blocking = next((parent for parent in path.parents if parent.exists() and not parent.is_dir()), None)
+    try:
+        if path.is_symlink() and not path.exists():
+            parser.error(f"--out {out} is a symbolic link to nothing (or to itself). Choose another path.")
+        if path.exists() and not path.is_dir():
+            parser.error(f"--out must be a folder; {out} is a file. Choose another path.")
+        blocking = next((parent for parent in path.parents if parent.exists() and not parent.is_dir()), None)
+    except OSError as error:  # such as a name longer than the file system allows
+        parser.error(f"--out {out[:80]}… cannot be used: {error.strerror}. Choose another path.")
     if blocking is not None:
         parser.error(f"--out {out} lies below {blocking}, which is a file. Choose another path.")
 

@@ -111,7 +111,10 @@ def download_att_faces(
 
     # An empty folder is replaced by the unpacked one, so work on the real folder that a
     # symbolic link or "." names, and never on the working folder itself or one above it.
-    destination = given.resolve()
+    try:
+        destination = given.resolve()
+    except RuntimeError as error:  # Python 3.11 raises RuntimeError for a symbolic link loop
+        raise ValueError(f"Cannot download into {given}: {error}. Remove the link or pass another folder.") from error
     if destination == Path.cwd().resolve() or destination in Path.cwd().resolve().parents:
         raise ValueError(
             f"Cannot download into {given}, the working folder or a folder above it, because the "
@@ -223,6 +226,8 @@ def _content_length(header: str | None) -> int | None:
         if header is not None:
             logger.warning("Ignoring the invalid Content-Length header %r", header)
         return None
+    if length < 0:
+        logger.warning("Ignoring the invalid Content-Length header %r", header)
     return length if length > 0 else None
 
 

@@ -20,7 +20,8 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
 
     # Create the temporary file with mode 0666 minus the umask, as a plain open() would, so the
     # result gets the usual permissions (mkstemp would leave it readable by the owner only).
-    temporary = path.parent / f".{path.name}.{uuid.uuid4().hex[:12]}.tmp{path.suffix}"
+    # The name is shortened so that it stays legal for target names near the 255-byte limit.
+    temporary = path.parent / f".{path.stem[:100]}.{uuid.uuid4().hex[:12]}.tmp{path.suffix}"
     try:
         os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
     except PermissionError as error:

@@ -219,8 +219,12 @@ def run_printing_output(command: list[str]) -> None:
             try:
                 process.wait(timeout=STOP_TIMEOUT)
             except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+                pass
+            finally:
+                # Also reached when a second interrupt arrives during the wait.
+                if process.poll() is None:
+                    process.kill()
+                    process.wait()
             raise
     if process.returncode != 0:
         raise RuntimeError(f"{' '.join(command[:4])} … failed with exit status {process.returncode}; its output is above.")

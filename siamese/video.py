@@ -50,9 +50,17 @@ def parse_source(text: str | int | os.PathLike) -> int | Path:
     if isinstance(text, int):
         return text
     text = str(text)
-    if text.isdigit() and not Path(text).exists():
+    if text.isascii() and text.isdigit() and not _exists(Path(text)):
         return int(text)
     return Path(text).expanduser()
+
+
+def _exists(path: Path) -> bool:
+    """Return ``path.exists()``, or False when the name is too long to look up."""
+    try:
+        return path.exists()
+    except OSError:
+        return False
 
 
 
@@ -76,7 +84,11 @@ def open_capture(source: int | str | os.PathLike) -> cv2.VideoCapture:
             )
         return capture
 
-    if not source.exists():
+    try:
+        exists = source.exists()
+    except OSError as error:
+        raise ValueError(f"Cannot use {str(source)[:80]}… as a video path: {error.strerror}. Check the path.") from error
+    if not exists:
         raise FileNotFoundError(f"Video not found: {source}. Check the path, or pass a camera index such as 0.")
     if not source.is_file():
         raise ValueError(f"Expected a video file; received the folder {source}.")
@@ -252,11 +264,19 @@ def tracking_distance(recognizer) -> float:
     photos often lie closer than the verification threshold. Without ``metrics.json`` the
     recognizer's own identification threshold is used.
     """
-    from siamese.recognize import load_threshold
+    from siamese.recognize import UNIT_DIAMETER, load_threshold
 
     if recognizer.model_path is not None:
         try:
-            return load_threshold(recognizer.model_path, "identify_threshold")
+            # The recognizer lowers a looser identify_threshold to the verification one, and no
+            # distance between unit-length embeddings exceeds UNIT_DIAMETER, so apply both here.
+            distance = min(
+                load_threshold(recognizer.model_path, "identify_threshold"),
+                load_threshold(recognizer.model_path, "threshold"),
+            )
+            if distance <= UNIT_DIAMETER:
+                return distance
+            logger.debug("Tracking with the recognizer's threshold: %s is above %s", distance, UNIT_DIAMETER)
         except (FileNotFoundError, KeyError, ValueError) as error:
             logger.debug("Tracking with the recognizer's threshold: %s", error)
     return recognizer.require_identify_threshold()
@@ -264,7 +284,8 @@ def tracking_distance(recognizer) -> float:
 
 def _temporary_beside(path: Path) -> Path:
     make_folder(path.parent)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
+    # A shortened prefix keeps the temporary name legal for output names near the 255-byte limit.
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.stem[:100]}.", suffix=path.suffix, dir=path.parent)
     os.close(handle)
     return Path(temporary)
 
@@ -395,9 +416,11 @@ def _check_output_paths(outputs: list[Path], source, gallery: Gallery, recognize
         protected[Path(gallery.path).resolve()] = f"the gallery {gallery.path}"
         # SQLite keeps a rollback journal (or a write-ahead log) beside the gallery and deletes
         # or replays it on the next open, which would destroy an output of the same name.
-        for suffix in ("-journal", "-wal", "-shm"):
-            companion = Path(f"{gallery.path}{suffix}")
-            protected[companion.resolve()] = f"the gallery's SQLite file {companion}"
+        # SQLite names them after the real file, so a gallery given as a link counts twice.
+        for base in {Path(gallery.path), Path(gallery.path).resolve()}:
+            for suffix in ("-journal", "-wal", "-shm"):
+                companion = Path(f"{base}{suffix}")
+                protected[companion.resolve()] = f"the gallery's SQLite file {companion}"
     if getattr(recognizer, "model_path", None) is not None:
         model = Path(recognizer.model_path)
         protected[model.resolve()] = f"the model {model}"

@@ -713,3 +713,17 @@ def test_errors_invalid_widths_leave_no_folder(tmp_path, capsys):
     assert code == 2
     assert "or fewer blocks" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_benchmark_out_odd_paths_rejected(tmp_path, capsys):
+    from benchmarks.accuracy import parse_args
+
+    loop = tmp_path / "loop"
+    loop.symlink_to(loop)
+
+    with pytest.raises(SystemExit):
+        parse_args(["--out", str(loop)])
+    assert "symbolic link to nothing" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        parse_args(["--out", str(tmp_path / ("a" * 300))])
+    assert "cannot be used" in capsys.readouterr().err

@@ -213,3 +213,11 @@ def test_content_length_parsed():
     assert _content_length(None) is None
     assert _content_length("abc") is None
     assert _content_length("0") is None
+
+
+def test_symlink_loop_destination_named(tmp_path):
+    loop = tmp_path / "loop"
+    loop.symlink_to(loop)
+
+    with pytest.raises(ValueError, match="Remove the link or pass another folder"):
+        download_att_faces(loop, url="http://127.0.0.1:9/unused.zip")

@@ -91,3 +91,12 @@ def test_gallery_and_download_under_file_named(tmp_path):
         open_gallery(tmp_path / "afile" / "people.db", "fingerprint", create=True, embedding_dim=4)
     with pytest.raises(NotADirectoryError, match="afile is a file"):
         download_att_faces(tmp_path / "afile" / "att_faces", url="http://127.0.0.1:9/never-used.zip", progress=False)
+
+
+def test_long_target_name_written(tmp_path):
+    path = tmp_path / ("a" * 245 + ".txt")
+
+    write_text(path, "long")
+
+    assert path.read_text() == "long"
+    assert [entry.name for entry in tmp_path.iterdir()] == [path.name]

@@ -345,3 +345,32 @@ def test_run_printing_output_replaces_bad_bytes(capsys):
     run_printing_output([sys.executable, "-c", "import sys; sys.stdout.buffer.write(b'bad \\xff byte\\n')"])
 
     assert capsys.readouterr().out == "bad \ufffd byte\n"
+
+
+def test_run_printing_output_second_interrupt_kills_child(monkeypatch, tmp_path):
+    import siamese.notebook
+
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    real_wait = subprocess.Popen.wait
+
+    def interrupted_wait(self, timeout=None):
+        # A second Ctrl-C while the child is given time to stop.
+        if timeout is not None:
+            raise KeyboardInterrupt
+        return real_wait(self)
+
+    monkeypatch.setattr(siamese.notebook, "print", interrupt, raising=False)
+    monkeypatch.setattr(subprocess.Popen, "wait", interrupted_wait)
+    pid_file = tmp_path / "child.pid"
+    child = (
+        "import os, signal, time; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+        f"open({str(pid_file)!r}, 'w').write(str(os.getpid())); print('started', flush=True); time.sleep(300)"
+    )
+
+    with pytest.raises(KeyboardInterrupt):
+        siamese.notebook.run_printing_output([sys.executable, "-c", child])
+
+    with pytest.raises(ProcessLookupError):
+        os.kill(int(pid_file.read_text()), 0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import json
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -401,3 +402,40 @@ def test_video_tiny_frames_need_mp4(recognizer, gallery_path, tmp_path):
 
     assert summary.frames == 3
     assert (output / "tiny.identify.mp4").is_file()
+
+
+def test_parse_source_odd_names():
+    assert isinstance(parse_source("²"), type(parse_source("clip.avi")))
+    assert parse_source("9" * 300) == int("9" * 300)
+    with pytest.raises(ValueError, match="Camera index 9+ is out of range"):
+        open_capture("9" * 300)
+    with pytest.raises(ValueError, match="as a video path"):
+        open_capture("a" * 300 + ".avi")
+
+
+def test_tracking_distance_clamped(tmp_path):
+    import types
+
+    from siamese.video import tracking_distance
+
+    (tmp_path / "metrics.json").write_text(json.dumps({"threshold": 1.2, "identify_threshold": 50}))
+    stub = types.SimpleNamespace(model_path=tmp_path / "model.keras", require_identify_threshold=lambda: 0.4)
+    assert tracking_distance(stub) == pytest.approx(1.2)
+
+    (tmp_path / "metrics.json").write_text(json.dumps({"threshold": 9.0, "identify_threshold": 5.0}))
+    assert tracking_distance(stub) == pytest.approx(0.4)
+
+    (tmp_path / "metrics.json").write_text(json.dumps({"threshold": 1.2, "identify_threshold": 1.0}))
+    assert tracking_distance(stub) == pytest.approx(1.0)
+
+
+def test_video_linked_gallery_journal_protected(recognizer, clip, gallery_path, tmp_path):
+    path, _ = clip
+    link = tmp_path / "link.db"
+    link.symlink_to(gallery_path)
+
+    with recognizer.open_gallery(link) as gallery:
+        with pytest.raises(ValueError, match="SQLite file"):
+            process_video(path, recognizer, gallery, output_json=f"{gallery_path}-journal", progress=False)
+
+    assert not Path(f"{gallery_path}-journal").exists()
