@@ -104,20 +104,20 @@ def download_att_faces(
         FileExistsError: ``destination`` is a non-empty folder without a verified copy. The
             message lists the first problems that verification found.
     """
-    given = Path(destination).expanduser()
-    if _has_verified_copy(given):
-        logger.info("AT&T faces already present and verified in %s", given)
-        return given
+    requested = Path(destination).expanduser()
+    if _has_verified_copy(requested):
+        logger.info("AT&T faces already present and verified in %s", requested)
+        return requested
 
     # An empty folder is replaced by the unpacked one, so work on the real folder that a
     # symbolic link or "." names, and never on the working folder itself or one above it.
     try:
-        destination = given.resolve()
+        destination = requested.resolve()
     except RuntimeError as error:  # Python 3.11 raises RuntimeError for a symbolic link loop
-        raise ValueError(f"Cannot download into {given}: {error}. Remove the link or pass another folder.") from error
+        raise ValueError(f"Cannot download into {requested}: {error}. Remove the link or pass another folder.") from error
     if destination == Path.cwd().resolve() or destination in Path.cwd().resolve().parents:
         raise ValueError(
-            f"Cannot download into {given}, the working folder or a folder above it, because the "
+            f"Cannot download into {requested}, the working folder or a folder above it, because the "
             f"download replaces the empty folder. Pass a subfolder such as data/att_faces."
         )
 
@@ -153,7 +153,7 @@ def download_att_faces(
         os.replace(root, destination)
 
     logger.info("AT&T faces downloaded and verified into %s", destination)
-    return given
+    return requested
 
 
 def _has_verified_copy(destination: Path) -> bool:

@@ -330,9 +330,10 @@ def process_video(
 
     Raises:
         FileNotFoundError: the video file is missing.
-        ValueError: the input cannot be opened or contains no frames; an output suffix has no
-            codec; an output path is the input video, the gallery, the model, its
-            ``metrics.json`` or the other output; or the frames are too small for MJPG.
+        ValueError: the input cannot be opened or contains no frames. Also raised when an
+            output suffix has no codec, when an output path is the input video, the gallery,
+            the model, its ``metrics.json`` or the other output, and when the frames are too
+            small for MJPG.
     """
     recognizer.require_threshold()
     track_distance = tracking_distance(recognizer)

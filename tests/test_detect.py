@@ -452,12 +452,12 @@ def test_haar_min_score_drops_weak_boxes(photos):
     frame = photo_from_array(cv2.warpAffine(group, shift, (800, 600)))
 
     every = HaarFaceDetector().detect(frame)
-    kept = HaarFaceDetector(min_score=5.0).detect(frame)
+    filtered = HaarFaceDetector(min_score=5.0).detect(frame)
 
     assert len(every) > SAMPLE_FACE_COUNTS["four_faces_group.jpg"]
-    assert len(kept) == SAMPLE_FACE_COUNTS["four_faces_group.jpg"]
-    assert all(detection.score >= 5.0 for detection in kept)
-    assert [detection for detection in every if detection.score >= 5.0] == kept
+    assert len(filtered) == SAMPLE_FACE_COUNTS["four_faces_group.jpg"]
+    assert all(detection.score >= 5.0 for detection in filtered)
+    assert [detection for detection in every if detection.score >= 5.0] == filtered
 
 
 def test_score_threshold_option_per_detector():

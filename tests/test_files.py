@@ -56,12 +56,12 @@ def test_output_dir_under_file_rejected(tmp_path):
 def test_unwritable_folder_names_target(tmp_path, monkeypatch):
     real_open = os.open
 
-    def refuse(path, flags, mode=0o777):
+    def reject_temporary(path, flags, mode=0o777):
         if ".tmp" in str(path):
             raise PermissionError(1, "Operation not permitted", str(path))
         return real_open(path, flags, mode)
 
-    monkeypatch.setattr(os, "open", refuse)
+    monkeypatch.setattr(os, "open", reject_temporary)
 
     with pytest.raises(PermissionError) as caught:
         write_text(tmp_path / "config.json", "{}")

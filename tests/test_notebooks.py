@@ -317,7 +317,11 @@ def test_run_printing_output_raises_on_failure(capsys):
     assert "before failing" in capsys.readouterr().out
 
 
-def test_run_printing_output_interrupt_stops_child(monkeypatch, tmp_path):
+def interrupt_child_ignoring_sigint(monkeypatch, tmp_path) -> int:
+    """Run a child that ignores SIGINT through run_printing_output, interrupt it, return its pid.
+
+    The child ignores SIGINT, like a training busy in native code, so only the kill stops it.
+    """
     import siamese.notebook
 
     def interrupt(*args, **kwargs):
@@ -326,7 +330,6 @@ def test_run_printing_output_interrupt_stops_child(monkeypatch, tmp_path):
     monkeypatch.setattr(siamese.notebook, "print", interrupt, raising=False)
     monkeypatch.setattr(siamese.notebook, "STOP_TIMEOUT", 5.0)
     pid_file = tmp_path / "child.pid"
-    # The child ignores SIGINT, like a training busy in native code, so only the kill stops it.
     child = (
         "import os, signal, time; signal.signal(signal.SIGINT, signal.SIG_IGN); "
         f"open({str(pid_file)!r}, 'w').write(str(os.getpid())); print('started', flush=True); time.sleep(300)"
@@ -334,9 +337,14 @@ def test_run_printing_output_interrupt_stops_child(monkeypatch, tmp_path):
 
     with pytest.raises(KeyboardInterrupt):
         siamese.notebook.run_printing_output([sys.executable, "-c", child])
+    return int(pid_file.read_text())
+
+
+def test_run_printing_output_interrupt_stops_child(monkeypatch, tmp_path):
+    pid = interrupt_child_ignoring_sigint(monkeypatch, tmp_path)
 
     with pytest.raises(ProcessLookupError):
-        os.kill(int(pid_file.read_text()), 0)
+        os.kill(pid, 0)
 
 
 def test_run_printing_output_replaces_bad_bytes(capsys):
@@ -348,11 +356,6 @@ def test_run_printing_output_replaces_bad_bytes(capsys):
 
 
 def test_run_printing_output_second_interrupt_kills_child(monkeypatch, tmp_path):
-    import siamese.notebook
-
-    def interrupt(*args, **kwargs):
-        raise KeyboardInterrupt
-
     real_wait = subprocess.Popen.wait
 
     def interrupted_wait(self, timeout=None):
@@ -361,16 +364,8 @@ def test_run_printing_output_second_interrupt_kills_child(monkeypatch, tmp_path)
             raise KeyboardInterrupt
         return real_wait(self)
 
-    monkeypatch.setattr(siamese.notebook, "print", interrupt, raising=False)
     monkeypatch.setattr(subprocess.Popen, "wait", interrupted_wait)
-    pid_file = tmp_path / "child.pid"
-    child = (
-        "import os, signal, time; signal.signal(signal.SIGINT, signal.SIG_IGN); "
-        f"open({str(pid_file)!r}, 'w').write(str(os.getpid())); print('started', flush=True); time.sleep(300)"
-    )
-
-    with pytest.raises(KeyboardInterrupt):
-        siamese.notebook.run_printing_output([sys.executable, "-c", child])
+    pid = interrupt_child_ignoring_sigint(monkeypatch, tmp_path)
 
     with pytest.raises(ProcessLookupError):
-        os.kill(int(pid_file.read_text()), 0)
+        os.kill(pid, 0)
