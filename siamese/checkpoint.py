@@ -37,12 +37,11 @@ import numpy as np
 from siamese.compare import differences
 from siamese.config import TrainConfig
 from siamese.files import atomic_write, write_json
+# Defined in run_folder, which the command line imports without Keras, and kept importable from here.
+from siamese.run_folder import CHECKPOINT_FOLDER, PROGRESS_FILE  # noqa: F401
 
 logger = logging.getLogger(__name__)
 
-#: Folder of the checkpoint inside a ``siamese train`` output folder.
-CHECKPOINT_FOLDER = "checkpoint"
-PROGRESS_FILE = "progress.json"
 WEIGHTS_SUFFIX = ".weights.h5"
 
 

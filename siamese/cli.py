@@ -142,5 +142,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{command}: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"{command}: interrupted", file=sys.stderr)
+        print(interrupted_message(command, args), file=sys.stderr)
         return 130
+
+
+def interrupted_message(command: str, args: argparse.Namespace) -> str:
+    """Return ``COMMAND: interrupted``, with the subcommand's note on what it kept and how to resume.
+
+    A subcommand that resumes sets ``interrupt_note`` (a function of the parsed arguments)
+    among its parser's defaults.
+    """
+    note = getattr(args, "interrupt_note", None)
+    if note is None:
+        return f"{command}: interrupted"
+    return f"{command}: interrupted. {note(args)}"

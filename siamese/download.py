@@ -273,13 +273,28 @@ def ensure_att_faces(folder: str | os.PathLike, *, download: bool = True) -> Pat
         FileNotFoundError: ``folder`` is missing or empty and ``download`` is false.
     """
     folder = Path(folder).expanduser()
+    if not needs_download(folder, download=download):
+        return folder
+    return download_att_faces(folder)
+
+
+def needs_download(folder: str | os.PathLike, *, download: bool = True) -> bool:
+    """Return whether ``folder`` is missing or empty, so :func:`ensure_att_faces` would download into it.
+
+    Reads only the folder's listing, so the command line calls it before the slow imports.
+
+    Raises:
+        NotADirectoryError: ``folder`` is a file.
+        FileNotFoundError: ``folder`` is missing or empty and ``download`` is false.
+    """
+    folder = Path(folder).expanduser()
     if folder.exists() and not folder.is_dir():
         raise NotADirectoryError(
             f"Expected the folder of the AT&T faces (subfolders s1 … s40); received the file {folder}. "
             f"Pass the folder that holds the subject folders."
         )
     if folder.is_dir() and any(folder.iterdir()):
-        return folder
+        return False
 
     if not download:
         state = "is empty" if folder.is_dir() else "does not exist"
@@ -287,4 +302,4 @@ def ensure_att_faces(folder: str | os.PathLike, *, download: bool = True) -> Pat
             f"AT&T faces not found: {folder} {state}. Run `siamese download --data {folder}` to "
             f"download them there, or download {ATT_FACES_URL} by hand and unzip it there."
         )
-    return download_att_faces(folder)
+    return True

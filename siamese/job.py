@@ -16,7 +16,8 @@ from siamese.checkpoint import CHECKPOINT_FOLDER, TrainingCheckpoint, check_run_
 from siamese.data import FaceDataset, load_image_folder
 from siamese.download import ensure_att_faces
 from siamese.evaluation import EpochEvaluation, Evaluation, check_test_identities, evaluate
-from siamese.files import atomic_write, check_output_dir, prepare_output_dir, write_json, write_text
+from siamese.files import atomic_write, prepare_output_dir, write_json, write_text
+from siamese.run_folder import check_training_folders
 from siamese.splits import STANDARD_TEST, STANDARD_TRAIN, standard_split, subject_folds
 from siamese.training import TrainConfig, TrainResult, train
 
@@ -116,9 +117,8 @@ def run_training_job(
     """
     out_dir = Path(out_dir).expanduser()
     checkpoint = TrainingCheckpoint(out_dir / CHECKPOINT_FOLDER)
-    resuming = (checkpoint.exists() or stopped_before_first_epoch(out_dir)) and not overwrite
-    if not resuming:
-        check_output_dir(out_dir, overwrite=overwrite)  # Check before a download, which takes a while.
+    # Check before a download, which takes a while.
+    resuming = check_training_folders(data_dir, out_dir, overwrite=overwrite, download=download)
 
     data_dir = ensure_att_faces(data_dir, download=download)
 
@@ -169,19 +169,6 @@ def run_training_job(
     save_plots(out_dir, training, evaluation, test_set, np.random.default_rng(config.seed))
     checkpoint.delete()
     return JobResult(out_dir, training, evaluation, metrics, train_set, test_set)
-
-
-def stopped_before_first_epoch(out_dir: Path) -> bool:
-    """Return whether ``out_dir`` contains only what a run writes before its first epoch ends.
-
-    That is ``config.json`` and at most a checkpoint folder without ``progress.json``. Such a
-    run saved none of its training, so rerunning the same command starts it over instead of
-    rejecting the folder.
-    """
-    if not out_dir.is_dir():
-        return False
-    entries = {entry.name for entry in out_dir.iterdir()}
-    return "config.json" in entries and entries <= {"config.json", CHECKPOINT_FOLDER}
 
 
 def history_csv(history: dict[str, list[float]]) -> str:

@@ -290,9 +290,8 @@ def train(
     fit_history = fitted.fit(
         batches, epochs=config.epochs, initial_epoch=initial_epoch, callbacks=callbacks, verbose=verbose, shuffle=False
     )
-    seconds = time.perf_counter() - started
-    epochs = config.epochs - initial_epoch
-    logger.info("Trained %d epoch%s in %.1f s", epochs, "" if epochs == 1 else "s", seconds)
+    session_seconds = time.perf_counter() - started
+    seconds = session_seconds
 
     logged = fit_history.history
     if checkpoint is not None:
@@ -306,8 +305,28 @@ def train(
         network = add_discriminant_projection(network, fit_set, np.random.default_rng([config.seed, 2]))
         seconds += time.perf_counter() - started
 
+    logger.info("%s", describe_training_time(initial_epoch, config.epochs, session_seconds, seconds))
     model = build_siamese_model(network)
     return TrainResult(model, network, history, seconds)
+
+
+def describe_training_time(restored_epochs: int, epochs: int, session_seconds: float, total_seconds: float) -> str:
+    """Describe which epochs this session trained and the run's whole training time, for the log.
+
+    Args:
+        restored_epochs: epochs restored from a checkpoint, 0 for a fresh run.
+        epochs: epochs of the whole run.
+        session_seconds: seconds in ``fit`` in this session.
+        total_seconds: the run's training seconds (:attr:`TrainResult.train_seconds`): every
+            session's time in ``fit`` plus the discriminant projection's.
+    """
+    total = f"training time in all: {total_seconds:.1f} s"
+    if restored_epochs == 0:
+        return f"Trained {epochs} epoch{'' if epochs == 1 else 's'} in {session_seconds:.1f} s; {total}"
+    if restored_epochs >= epochs:
+        return f"All {epochs} epochs were restored from the checkpoint, so none was trained again; {total}"
+    trained = f"epoch {epochs}" if restored_epochs == epochs - 1 else f"epochs {restored_epochs + 1}-{epochs}"
+    return f"Trained {trained} in {session_seconds:.1f} s after restoring {restored_epochs} from the checkpoint; {total}"
 
 
 def _joint_training_model(network: keras.Model, n_identities: int, seed: int) -> keras.Model:

@@ -156,18 +156,22 @@ def test_resume_adds_earlier_seconds(resumed, interrupted_folder):
     assert result.train_seconds > earlier
 
 
-def test_resume_after_last_epoch_reproduces_weights(faces, uninterrupted, resumed, tmp_path):
+def test_resume_after_last_epoch_reproduces_weights(faces, uninterrupted, resumed, tmp_path, caplog):
     # An interruption after training but before the outputs are written leaves the state
     # after the last epoch. Restoring it trains nothing but must still apply the moving average.
     _, finished_folder = resumed
     folder = tmp_path / CHECKPOINT_FOLDER
     shutil.copytree(finished_folder, folder)
     assert json.loads((folder / PROGRESS_FILE).read_text())["epochs_done"] == 3
+    caplog.set_level(logging.INFO)
 
     result = train_tiny(faces, checkpoint=TrainingCheckpoint(folder))
 
     assert_same_weights(uninterrupted.embedding_network, result.embedding_network)
     assert result.history == uninterrupted.history
+    assert "All 3 epochs were restored from the checkpoint, so none was trained again" in caplog.text
+    assert f"training time in all: {result.train_seconds:.1f} s" in caplog.text
+    assert "Trained 0 epochs" not in caplog.text
 
 
 def test_restore_rejects_other_settings(faces, interrupted_folder, tmp_path):
@@ -279,6 +283,9 @@ def test_cli_resumes_interrupted_run(att_dir, interrupted_out, caplog):
     assert status == 0
     assert "Resuming the unfinished run in" in caplog.text
     assert "Resuming training from epoch 2 of 2" in caplog.text
+    train_seconds = json.loads((interrupted_out / "metrics.json").read_text())["train_seconds"]
+    assert "Trained epoch 2 in " in caplog.text
+    assert f"after restoring 1 from the checkpoint; training time in all: {train_seconds:.1f} s" in caplog.text
     assert (interrupted_out / "metrics.json").is_file()
     assert not (interrupted_out / CHECKPOINT_FOLDER).exists()
     rows = list(csv.DictReader((interrupted_out / "history.csv").open()))

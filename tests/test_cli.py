@@ -1,4 +1,6 @@
-"""Argument errors of the ``siamese`` command, which need no model or data."""
+"""Argument errors, interrupt messages and help text of the ``siamese`` command, which need no model or data."""
+
+import json
 
 import pytest
 
@@ -73,3 +75,115 @@ def test_runtime_error_names_nested_action(tmp_path, capsys):
 
     assert code == 2
     assert capsys.readouterr().err.startswith(f"siamese gallery rename: error: Gallery not found: {missing}")
+
+
+# --- Ctrl-C: what each command kept, and how to resume -----------------------------------
+
+
+def interrupt_handlers(monkeypatch):
+    """Make every subcommand's handler raise KeyboardInterrupt, as Ctrl-C during its work would."""
+    import siamese.commands.compare
+    import siamese.commands.download
+    import siamese.commands.train
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    for module in (siamese.commands.train, siamese.commands.compare, siamese.commands.download):
+        monkeypatch.setattr(module, "run", interrupted)
+
+
+def write_progress(out, epochs_done: int, epochs: int) -> None:
+    (out / "checkpoint").mkdir(parents=True)
+    (out / "checkpoint" / "progress.json").write_text(json.dumps({"epochs_done": epochs_done, "config": {"epochs": epochs}}))
+
+
+def test_interrupted_train_names_resume_epoch(tmp_path, monkeypatch, capsys):
+    interrupt_handlers(monkeypatch)
+    out = tmp_path / "run"
+    write_progress(out, 3, 6)
+
+    code = main(["train", "--out", str(out)])
+
+    assert code == 130
+    err = capsys.readouterr().err
+    assert err.startswith("siamese train: interrupted. Epochs 1-3 of 6 are saved in ")
+    assert str(out / "checkpoint") in err
+    assert "Run the same command again to resume from epoch 4." in err
+
+
+def test_interrupted_train_after_last_epoch(tmp_path, monkeypatch, capsys):
+    interrupt_handlers(monkeypatch)
+    out = tmp_path / "run"
+    write_progress(out, 6, 6)
+
+    main(["train", "--out", str(out)])
+
+    assert "All 6 epochs are saved in" in capsys.readouterr().err
+
+
+def test_interrupted_overwrite_resumes_without_it(tmp_path, monkeypatch, capsys):
+    interrupt_handlers(monkeypatch)
+    out = tmp_path / "run"
+    write_progress(out, 1, 6)
+
+    main(["train", "--out", str(out), "--overwrite"])
+
+    err = capsys.readouterr().err
+    assert "Epoch 1 of 6 is saved in" in err
+    assert "Run the command again without --overwrite to resume from epoch 2." in err
+
+
+def test_interrupted_train_without_epoch(tmp_path, monkeypatch, capsys):
+    interrupt_handlers(monkeypatch)
+
+    main(["train", "--out", str(tmp_path / "run")])
+
+    err = capsys.readouterr().err
+    assert "No epoch had finished" in err
+    assert "resume" not in err
+
+
+def test_interrupted_compare_counts_finished_runs(tmp_path, monkeypatch, capsys):
+    interrupt_handlers(monkeypatch)
+    out = tmp_path / "comparison"
+    (out / "runs").mkdir(parents=True)
+    for name in ("adam-seed0-fold0.json", "sgd-seed0-fold0.json"):
+        (out / "runs" / name).write_text("{}")
+
+    code = main(["compare", "--out", str(out)])
+
+    assert code == 130
+    err = capsys.readouterr().err
+    assert f"siamese compare: interrupted. 2 finished runs are kept in {out / 'runs'}." in err
+    assert "train only the missing ones" in err
+
+
+def test_interrupted_download_promises_nothing(tmp_path, monkeypatch, capsys):
+    interrupt_handlers(monkeypatch)
+
+    code = main(["download", "--data", str(tmp_path / "faces")])
+
+    assert code == 130
+    assert capsys.readouterr().err == "siamese download: interrupted\n"
+
+
+# --- help text -----------------------------------------------------------------------------
+
+
+def test_compare_help_lists_default_optimizers(capsys):
+    with pytest.raises(SystemExit):
+        main(["compare", "--help"])
+
+    help_text = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
+    assert "(default: rmsprop adam sgd adagrad nadam adamw)" in help_text
+    assert "['rmsprop'" not in help_text
+
+
+def test_download_help_mentions_verification(capsys):
+    with pytest.raises(SystemExit):
+        main(["download", "--help"])
+
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "When --data already contains files, nothing is downloaded or changed: the files are verified" in help_text
+

@@ -8,7 +8,7 @@ import zipfile
 
 import pytest
 
-from siamese.download import _fetch, download_att_faces, ensure_att_faces, verify_att_faces
+from siamese.download import _fetch, download_att_faces, ensure_att_faces, needs_download, verify_att_faces
 
 
 @pytest.fixture
@@ -178,6 +178,17 @@ def test_no_download_advice_for_empty_folder(tmp_path):
 def test_no_download_advice_for_missing_folder(tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         ensure_att_faces(tmp_path / "nowhere", download=False)
+
+
+def test_needs_download_reads_listing_only(tmp_path):
+    (tmp_path / "filled").mkdir()
+    (tmp_path / "filled" / "notes.txt").write_text("not checked here")
+
+    assert needs_download(tmp_path / "filled") is False
+    assert needs_download(tmp_path / "nowhere") is True
+    assert not (tmp_path / "nowhere").exists()
+    with pytest.raises(NotADirectoryError, match="received the file"):
+        needs_download(tmp_path / "filled" / "notes.txt", download=False)
 
 
 def test_symlinked_empty_folder_filled(att_dir, tmp_path, serve_folder):

@@ -227,3 +227,55 @@ def test_split_warns_about_missing_subject(caplog):
     assert len(test_names) == 8
     assert "lacks s37 of the AT&T subjects" in caplog.text
     assert "not comparable" in caplog.text
+
+
+REJECTION_SCRIPT = """
+import sys
+from siamese.cli import main
+status = main(sys.argv[1:])
+print("tensorflow imported" if "tensorflow" in sys.modules else "tensorflow not imported")
+sys.exit(status)
+"""
+
+
+def run_rejection(*args):
+    """Run ``siamese`` in a fresh interpreter that reports whether TensorFlow got imported."""
+    return subprocess.run(
+        [sys.executable, "-c", REJECTION_SCRIPT, *map(str, args)], capture_output=True, text=True, timeout=120
+    )
+
+
+def test_finished_out_rejected_before_tensorflow(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "metrics.json").write_text("{}")
+
+    result = run_rejection("train", "--data", tmp_path / "absent", "--out", out)
+
+    assert result.returncode == 2
+    assert "already contains files from an earlier run" in result.stderr
+    assert "tensorflow not imported" in result.stdout
+
+
+def test_missing_data_rejected_before_tensorflow(tmp_path):
+    result = run_rejection("train", "--data", tmp_path / "absent", "--out", tmp_path / "out", "--no-download")
+
+    assert result.returncode == 2
+    assert "does not exist" in result.stderr
+    assert "tensorflow not imported" in result.stdout
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("restored", "session", "expected"),
+    [
+        (0, 12.34, "Trained 6 epochs in 12.3 s; training time in all: 12.5 s"),
+        (4, 5.0, "Trained epochs 5-6 in 5.0 s after restoring 4 from the checkpoint; training time in all: 12.5 s"),
+        (5, 2.0, "Trained epoch 6 in 2.0 s after restoring 5 from the checkpoint; training time in all: 12.5 s"),
+        (6, 0.0, "All 6 epochs were restored from the checkpoint, so none was trained again; training time in all: 12.5 s"),
+    ],
+)
+def test_training_time_description(restored, session, expected):
+    from siamese.training import describe_training_time
+
+    assert describe_training_time(restored, 6, session, 12.5) == expected

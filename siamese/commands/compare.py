@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from siamese.commands.options import add_training_options, positive_float, positive_int, training_config
 
@@ -30,7 +31,7 @@ def register(subparsers) -> None:
     parser.add_argument("--out", required=True, help="folder for the comparison; an existing one with the same settings is resumed")
     parser.add_argument(
         "--optimizers", nargs="+", type=str.lower, choices=OPTIMIZERS, default=list(DEFAULT_OPTIMIZERS),
-        metavar="NAME", help=f"optimizers to compare, from {', '.join(OPTIMIZERS)} (default: %(default)s)",
+        metavar="NAME", help=f"optimizers to compare, from {', '.join(OPTIMIZERS)} (default: {' '.join(DEFAULT_OPTIMIZERS)})",
     )
     parser.add_argument(
         "--seeds", type=positive_int, default=3,
@@ -53,7 +54,7 @@ def register(subparsers) -> None:
         "(default: 1, which uses every core for one training)",
     )
     add_training_options(parser, single_optimizer=False)
-    parser.set_defaults(handler=run)
+    parser.set_defaults(handler=run, interrupt_note=interrupt_note)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -79,3 +80,16 @@ def run(args: argparse.Namespace) -> int:
     print(format_summary(result.summary, settings.is_sweep))
     print(f"\nWrote report.md, results.csv, summary.csv, roc.csv and plots to {result.out}")
     return 0
+
+
+def interrupt_note(args: argparse.Namespace) -> str:
+    """Return how many finished runs an interrupted comparison kept in --out/runs and how to resume it."""
+    runs = Path(args.out).expanduser() / "runs"
+    finished = len(list(runs.glob("*.json"))) if runs.is_dir() else 0
+    if finished == 0:
+        return "No run had finished, so nothing is kept; the same command starts the comparison from its first run."
+    noun = "run is" if finished == 1 else "runs are"
+    return (
+        f"{finished} finished {noun} kept in {Path(args.out) / 'runs'}. Run the same command again "
+        f"to train only the missing ones and write the report."
+    )

@@ -8,9 +8,11 @@ import argparse
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "download",
-        help="download and verify the AT&T faces",
+        help="download and verify the AT&T faces, or verify an existing copy",
         description="Download the AT&T Database of Faces, verify every file against packaged "
-        "SHA-256 checksums, and unpack it into --data.",
+        "SHA-256 checksums, and unpack it into --data. When --data already contains files, "
+        "nothing is downloaded or changed: the files are verified, and a failure names the "
+        "missing or changed ones.",
     )
     parser.add_argument(
         "--data", default=None, help="folder to create (default: $SIAMESE_ATT_DIR, else data/att_faces)"

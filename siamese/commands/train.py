@@ -41,20 +41,25 @@ def register(subparsers) -> None:
     )
     parser.add_argument("--no-download", action="store_true", help="fail instead of downloading missing data")
     add_training_options(parser)
-    parser.set_defaults(handler=run)
+    parser.set_defaults(handler=run, interrupt_note=interrupt_note)
 
 
 def run(args: argparse.Namespace) -> int:
-    import matplotlib
-
-    matplotlib.use("Agg")
-
     from siamese.data import att_dir_and_source
-    from siamese.job import run_training_job, summary_table
+    from siamese.run_folder import check_training_folders
 
     config = training_config(args)
     data_dir, source = att_dir_and_source(args.data)
     logger.info("AT&T faces: %s (from %s)", data_dir.absolute(), source)
+    # The folder checks take milliseconds and the imports below take seconds.
+    check_training_folders(data_dir, args.out, overwrite=args.overwrite, download=not args.no_download)
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+
+    from siamese.job import run_training_job, summary_table
+
     result = run_training_job(
         data_dir,
         args.out,
@@ -68,3 +73,10 @@ def run(args: argparse.Namespace) -> int:
     print(summary_table(result.metrics))
     print(f"\nWrote model.keras, metrics.json, history.csv, config.json and plots to {result.out_dir}")
     return 0
+
+
+def interrupt_note(args: argparse.Namespace) -> str:
+    """Return which finished epochs an interrupted run kept in --out and how to resume it."""
+    from siamese.run_folder import interrupted_training_note
+
+    return interrupted_training_note(args.out, overwrite=args.overwrite)
