@@ -1,20 +1,35 @@
 """Text and JSON forms of the Euclidean distances between embeddings that the commands print.
 
-Distances and thresholds usually lie between 0.1 and 2 and are shown with 3 decimals (text)
-or 4 (JSON). Below 0.01 fixed decimals would hide the value, so such a value keeps 3
-significant digits instead. A threshold of 0.0015 then prints as 0.0015, not 0.002.
+Distances and thresholds usually lie between 0.1 and 2. Text shows distances with 3
+decimals, so the distance of a photo to itself (such as 1.06e-06) prints as 0.000. JSON keeps
+4 decimals. A threshold below 0.01 (only ever given by hand) keeps 3 significant digits in
+text and JSON instead, so 0.0015 does not print as 0.002.
+
+NOTE: against such a threshold a distance within 0.0005 of it can print on the wrong side in
+text (0.00252 prints as 0.003 and is still below 0.00254); JSON keeps 3 significant digits.
 """
 
 from __future__ import annotations
 
-#: Below this, distances keep significant digits instead of a fixed number of decimals.
+import math
+
+#: Below this, thresholds keep significant digits instead of a fixed number of decimals.
 SMALL_DISTANCE = 0.01
 
 
 def format_distance(value: float) -> str:
-    """Return ``value`` with 3 decimals, or with 3 significant digits when it is below 0.01."""
+    """Return ``value`` with 3 decimals, in positional notation (never ``1e-06``)."""
+    return f"{float(value):.3f}"
+
+
+def format_threshold(value: float) -> str:
+    """Return ``value`` with 3 decimals, or with 3 significant digits in positional notation below 0.01."""
     value = float(value)
-    return f"{value:.3f}" if value >= SMALL_DISTANCE or value == 0 else f"{value:.3g}"
+    if value >= SMALL_DISTANCE or value <= 0:
+        return f"{value:.3f}"
+
+    decimals = 2 - math.floor(math.log10(value))
+    return f"{value:.{decimals}f}".rstrip("0")
 
 
 def json_distance(value: float) -> float:

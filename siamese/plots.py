@@ -129,9 +129,9 @@ def plot_pair_grid(
         correct = same == bool(pair_labels[pair])
         truth = "same" if pair_labels[pair] == 1 else "different"
         axes[0, column].set_title(
-            f"{truth}\nd={distances[pair]:.2f}", fontsize=9, color="green" if correct else "red"
+            f"{truth}\nd={distances[pair]:.3f}", fontsize=9, color="green" if correct else "red"
         )
-    figure.suptitle(f"Test pairs (green: correct at threshold {threshold:.2f}, red: wrong)")
+    figure.suptitle(f"Test pairs (green: correct at threshold {threshold:.3f}, red: wrong)")
     figure.tight_layout()
     return figure
 

@@ -187,3 +187,19 @@ def test_download_help_mentions_verification(capsys):
     help_text = " ".join(capsys.readouterr().out.split())
     assert "When --data already contains files, nothing is downloaded or changed: the files are verified" in help_text
 
+
+# --- JSON output ---------------------------------------------------------------------------
+
+
+def test_json_text_keeps_boxes_on_one_line():
+    from siamese.commands.faces import _json_text
+
+    results = [{"path": "a,\n[1, 2]", "faces": [{"box": [10, 20, -3, 40], "distance": 1.06e-06}], "boxes": [[1, 2, 3, 4]]}]
+
+    text = _json_text(results)
+
+    assert json.loads(text) == results
+    assert '"box": [10, 20, -3, 40],' in text
+    assert "      [1, 2, 3, 4]\n" in text
+    assert '"path": "a,\\n[1, 2]"' in text
+    assert len(text.splitlines()) == 14

@@ -1,4 +1,4 @@
-"""The distance histogram's legend names both populations and every threshold drawn."""
+"""The distance histogram's legend names both populations and every threshold drawn, with 3 decimals as in the pair grid."""
 
 import matplotlib
 
@@ -26,3 +26,16 @@ def test_histogram_without_identify_threshold():
     texts = legend_texts(plot_distance_histogram(np.array([1, 0]), np.array([0.5, 1.4]), 0.9))
 
     assert texts == ["same person", "different people", "threshold 0.900 (verify)"]
+
+
+def test_pair_grid_shows_three_decimals():
+    from siamese.plots import plot_pair_grid
+
+    images = np.zeros((4, 8, 6, 1), np.float32)
+    figure = plot_pair_grid(
+        images, np.array([[0, 1], [2, 3]]), np.array([1, 0]), np.array([0.5, 1.2]), 1.175, np.random.default_rng(0)
+    )
+
+    assert figure._suptitle.get_text() == "Test pairs (green: correct at threshold 1.175, red: wrong)"
+    titles = sorted(axis.get_title() for axis in figure.axes if axis.get_title())
+    assert titles == ["different\nd=1.200", "same\nd=0.500"]

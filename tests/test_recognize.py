@@ -544,6 +544,7 @@ def test_cli_tiny_threshold_printed(model_dir, tmp_path, capsys):
     assert main(["verify", str(photo), str(photo), "--model", model, "--threshold", "0.00012", "--json"]) == code
 
     assert "threshold 0.00012" in text
+    assert "distance 0.000 " in text  # a photo against itself, in fixed decimals, never as 1e-07
     assert json.loads(capsys.readouterr().out)["threshold"] == 0.00012
 
 

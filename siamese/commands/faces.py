@@ -11,10 +11,11 @@ import json
 import logging
 import mimetypes
 import os
+import re
 from pathlib import Path
 
 from siamese.commands.options import factor_above_one, positive_float, positive_int
-from siamese.distances import format_distance, json_distance
+from siamese.distances import format_distance, format_threshold, json_distance
 
 logger = logging.getLogger(__name__)
 
@@ -223,6 +224,17 @@ def _format_box(box) -> str:
     return "[" + ", ".join(str(value) for value in box) + "]"
 
 
+# A list of numbers as json.dumps(indent=2) spreads it over lines. The "[" must be followed by
+# a line break, which json.dumps escapes inside strings, so no string value ever matches.
+_NUMBER_LIST = re.compile(r"\[\n\s*(-?[\d.eE+-]+(?:,\n\s*-?[\d.eE+-]+)*)\n\s*\]")
+
+
+def _json_text(value) -> str:
+    """Return ``value`` as JSON indented by 2 spaces, with each list of numbers (such as a box) on one line."""
+    text = json.dumps(value, indent=2)
+    return _NUMBER_LIST.sub(lambda match: "[" + re.sub(r",\n\s*", ", ", match.group(1)) + "]", text)
+
+
 # detect ------------------------------------------------------------------------------------
 
 
@@ -413,7 +425,7 @@ def run_identify(args: argparse.Namespace) -> int:
                 }
             )
             if annotated is not None:
-                labels = [f"{m.name} {m.distance:.2f}" for m in matches]
+                labels = [f"{m.name} {format_distance(m.distance)}" for m in matches]
                 colours = [UNKNOWN_COLOUR if m.name == UNKNOWN else KNOWN_COLOUR for m in matches]
                 write_image(annotated[index], draw_faces(photo.bgr, [m.box for m in matches], labels, colours))
 
@@ -426,9 +438,9 @@ def run_identify(args: argparse.Namespace) -> int:
                     print(f"  {_format_box(m.box)} {m.name} ({detail})")
 
     if args.json:
-        print(json.dumps(results, indent=2))
+        print(_json_text(results))
     else:
-        print(f"Threshold: {format_distance(threshold)}")
+        print(f"Threshold: {format_threshold(threshold)}")
     if annotated is not None:
         _log_annotated(photos, annotated)
     return 0
@@ -468,11 +480,11 @@ def run_verify(args: argparse.Namespace) -> int:
             "distance": json_distance(result.distance),
             "threshold": json_distance(result.threshold),
         }
-        print(json.dumps(payload, indent=2))
+        print(_json_text(payload))
     elif result.same_person:
-        print(f"Same person: distance {format_distance(result.distance)} < threshold {format_distance(result.threshold)}")
+        print(f"Same person: distance {format_distance(result.distance)} < threshold {format_threshold(result.threshold)}")
     else:
-        print(f"Different people: distance {format_distance(result.distance)} >= threshold {format_distance(result.threshold)}")
+        print(f"Different people: distance {format_distance(result.distance)} >= threshold {format_threshold(result.threshold)}")
     return 0 if result.same_person else 1
 
 
@@ -545,7 +557,7 @@ def run_video(args: argparse.Namespace) -> int:
 
     seen = ", ".join(f"{name} ({frames} frames)" for name, frames in sorted(summary.name_frames.items())) or "no faces"
     print(f"Processed {summary.frames} frames (source at {summary.fps:.1f} fps); names shown: {seen}")
-    print(f"Threshold: {format_distance(recognizer.require_identify_threshold())}")
+    print(f"Threshold: {format_threshold(recognizer.require_identify_threshold())}")
     if summary.output_video is not None:
         print(f"Annotated video: {summary.output_video}")
     print(f"Per-frame JSON: {summary.output_json}")
