@@ -85,8 +85,8 @@ def require_model(model_path: str | os.PathLike) -> Path:
         raise FileNotFoundError(
             f"Trained model not found at {describe_parameter('model_path', model_path)}. Run "
             f"03_training.ipynb first (it saves model.keras into its out_dir), train one with "
-            f"`siamese train --out DIR`, or set the notebook's model_path parameter to a "
-            f"model.keras file."
+            f"`siamese train --out DIR`, or set the notebook's model_path parameter (or the "
+            f"SIAMESE_MODEL environment variable) to a model.keras file."
         )
     return path
 

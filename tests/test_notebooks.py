@@ -285,6 +285,15 @@ def test_recognition_notebook_runs(att_dir, sample_photos_dir, trained_run, tmp_
     assert (tmp_path / "out" / "recognition" / "gallery.sqlite").is_file()
 
 
+def test_missing_model_error_names_environment_variable(tmp_path):
+    from siamese.notebook import require_model
+
+    with pytest.raises(FileNotFoundError) as missing:
+        require_model(tmp_path / "absent.keras")
+
+    assert "model_path parameter (or the SIAMESE_MODEL environment variable)" in str(missing.value)
+
+
 def test_missing_folder_error_resolves_relative_path(tmp_path, monkeypatch):
     from siamese.notebook import require_photos
 
