@@ -11,8 +11,9 @@ The AT&T faces are evenly lit grayscale frontal images of 35 training people, so
 how far the thresholds calibrated on them carry over to colour photos of other people. With
 seven faces the counts are small; read them as a warning, not a rate.
 
-Outputs in ``DIR``: ``results.json`` (every pair and its distance, and the count below each
-threshold) and ``results.md``.
+Outputs in ``DIR``: ``results.json`` (every face, numbered from 1 in each photo as
+``PHOTO face1``, every pair and its distance, and the count below each threshold) and
+``results.md``.
 """
 
 from __future__ import annotations
@@ -82,8 +83,9 @@ def run(args: argparse.Namespace) -> dict:
     recognizer = Recognizer.from_path(model_path)  # detects and embeds only, so no threshold is used
     faces, crops = [], []
     for path in photos:
-        for index, face in enumerate(recognizer.find_faces(read_photo(path))):
-            faces.append({"photo": path.name, "face": index, "box": list(face.box)})
+        # Numbered from 1, as `siamese detect --crops` names its crops PHOTO.face1.png, ….
+        for number, face in enumerate(recognizer.find_faces(read_photo(path)), start=1):
+            faces.append({"photo": path.name, "face": number, "box": list(face.box)})
             crops.append(face.crop)
     if len(faces) < 2:
         raise ValueError(f"Found {len(faces)} face(s) in {len(photos)} photo(s) of {folder}; at least two are needed.")
@@ -91,8 +93,8 @@ def run(args: argparse.Namespace) -> dict:
     embeddings = recognizer.embed(crops)
     pairs = [
         {
-            "a": f"{faces[i]['photo']}#{faces[i]['face']}",
-            "b": f"{faces[j]['photo']}#{faces[j]['face']}",
+            "a": face_label(faces[i]),
+            "b": face_label(faces[j]),
             "distance": round(float(np.linalg.norm(embeddings[i] - embeddings[j])), 4),
         }
         for i, j in itertools.combinations(range(len(faces)), 2)
@@ -112,6 +114,11 @@ def run(args: argparse.Namespace) -> dict:
         logger.info("%s %.3f: %d of %d different-person pairs below", row["source"], row["threshold"],
                     row["pairs_below"], row["pairs"])
     return result
+
+
+def face_label(face: dict) -> str:
+    """Return ``PHOTO faceN`` for an entry of the run's ``faces``, such as ``four_faces_group.jpg face2``."""
+    return f"{face['photo']} face{face['face']}"
 
 
 def results_markdown(result: dict) -> str:

@@ -521,6 +521,15 @@ def test_photos_end_to_end(sample_photos_dir, tmp_path, tmp_path_factory):
     for row in result["rows"]:
         assert row["pairs_below"] == sum(distance < row["threshold"] for distance in distances)
     assert "| identify_threshold |" in (out / "results.md").read_text()
+    group = [face["face"] for face in result["faces"] if face["photo"] == "four_faces_group.jpg"]
+    assert group == [1, 2, 3, 4]  # numbered as `siamese detect --crops` names its crops
+    assert "four_faces_group.jpg face4" in {pair["a"] for pair in result["pairs"]} | {pair["b"] for pair in result["pairs"]}
+
+
+def test_photos_face_label_counts_from_one():
+    from benchmarks.photos import face_label
+
+    assert face_label({"photo": "four_faces_group.jpg", "face": 1, "box": [0, 0, 5, 5]}) == "four_faces_group.jpg face1"
 
 
 def test_photos_missing_folder(tmp_path, capsys):
@@ -727,3 +736,4 @@ def test_benchmark_out_odd_paths_rejected(tmp_path, capsys):
     with pytest.raises(SystemExit):
         parse_args(["--out", str(tmp_path / ("a" * 300))])
     assert "cannot be used" in capsys.readouterr().err
+
