@@ -135,20 +135,48 @@ def run_benchmark(name: str, run: Callable, args, logger: logging.Logger) -> int
 
     ``ValueError``, ``FileNotFoundError``, ``FileExistsError``, ``NotADirectoryError`` (an
     output folder that is a file) and ``PermissionError`` (an output folder that may not be
-    written) print ``NAME: error: MESSAGE`` to stderr and return 2.
-    Otherwise the total time is logged and 0 is returned.
+    written) print ``NAME: error: MESSAGE`` to stderr and return 2. Ctrl-C prints
+    ``NAME: interrupted``, with the finished folds kept in ``OUT/progress.json`` when this run
+    wrote that file, and returns 130. Otherwise the total time is logged and 0 is returned.
     """
     from tqdm.contrib.logging import logging_redirect_tqdm
 
     started = time.perf_counter()
+    started_at = time.time()
     try:
         with logging_redirect_tqdm():
             run(args)
     except (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError, PermissionError) as error:
         print(f"{name}: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"{name}: interrupted{kept_folds_note(Path(args.out) / 'progress.json', started_at)}", file=sys.stderr)
+        return 130
     logger.info("Finished in %.1f s; results in %s", time.perf_counter() - started, args.out)
     return 0
+
+
+def kept_folds_note(path: Path, since: float) -> str:
+    """Return ``. N finished folds are kept in PATH; …`` when ``path`` was written at or after ``since``, else "".
+
+    ``since`` is a :func:`time.time` value. Only a file that this run wrote is sure to hold
+    folds of its settings: :class:`Progress` leaves a file of other settings unchanged until
+    the first new fold finishes. A resumed run stopped before its first new fold therefore
+    gets no note, although its folds are kept too.
+    """
+    try:
+        written_now = path.stat().st_mtime >= since
+        stored = read_progress(path) if written_now else None
+    except (OSError, ValueError):
+        return ""
+    if not stored or not stored["records"]:
+        return ""
+
+    count = len(stored["records"])
+    return (
+        f". {count} finished fold{'' if count == 1 else 's'} {'is' if count == 1 else 'are'} kept in {path}; "
+        f"run the same command again to skip {'it' if count == 1 else 'them'} and resume."
+    )
 
 
 def check_out_folder(parser, out: str) -> None:

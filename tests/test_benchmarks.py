@@ -737,3 +737,48 @@ def test_benchmark_out_odd_paths_rejected(tmp_path, capsys):
         parse_args(["--out", str(tmp_path / ("a" * 300))])
     assert "cannot be used" in capsys.readouterr().err
 
+
+def interrupted_benchmark(out: Path, progress: dict | None) -> None:
+    """Stand-in for a benchmark's run: write ``progress`` (when given), then stop as Ctrl-C would."""
+    if progress is not None:
+        write_atomic(out / "progress.json", json.dumps(progress))
+    raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize(
+    ("records", "expected"),
+    [
+        (None, "bench: interrupted\n"),
+        ({}, "bench: interrupted\n"),
+        ({"loo/siamese/0": {}, "loo/siamese/1": {}}, "bench: interrupted. 2 finished folds are kept in {path}; run the same command again to skip them and resume.\n"),
+    ],
+)
+def test_interrupted_benchmark_names_kept_folds(tmp_path, capsys, records, expected):
+    import argparse
+    import logging
+
+    from benchmarks.report import run_benchmark
+
+    progress = None if records is None else {"signature": {"seed": 0}, "records": records}
+    args = argparse.Namespace(out=str(tmp_path))
+
+    code = run_benchmark("bench", lambda args: interrupted_benchmark(tmp_path, progress), args, logging.getLogger("bench"))
+
+    assert code == 130
+    assert capsys.readouterr().err == expected.format(path=tmp_path / "progress.json")
+
+
+def test_interrupted_benchmark_ignores_older_progress(tmp_path, capsys):
+    import argparse
+    import logging
+
+    from benchmarks.report import run_benchmark
+
+    # A file of an earlier run with other settings stays unchanged until a new fold finishes.
+    write_atomic(tmp_path / "progress.json", json.dumps({"signature": {"seed": 1}, "records": {"loo/siamese/0": {}}}))
+    os.utime(tmp_path / "progress.json", (0, 0))
+
+    code = run_benchmark("bench", lambda args: interrupted_benchmark(tmp_path, None), argparse.Namespace(out=str(tmp_path)), logging.getLogger("bench"))
+
+    assert code == 130
+    assert capsys.readouterr().err == "bench: interrupted\n"
