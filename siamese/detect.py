@@ -34,6 +34,13 @@ DEFAULT_MIN_NEIGHBORS = 5
 DEFAULT_MIN_SIZE = 30
 DEFAULT_SCORE_THRESHOLD = 0.9
 
+#: A Haar box is dropped when more than this fraction of the smaller of it and a higher-scoring
+#: box lies in their intersection, so one face gives one box. OpenCV groups the raw hits of
+#: each scale but can still return a second, weaker box on the same face. On the four sample
+#: photos shifted into 800x600 frames (OpenCV 5.1), such second boxes covered 0.66 to 0.82 of
+#: the smaller box, and two different faces never overlap there at all.
+DEFAULT_MAX_OVERLAP = 0.5
+
 
 @dataclass(frozen=True)
 class Detection:
@@ -73,9 +80,12 @@ class HaarFaceDetector:
             false faces. Defaults to 5.
         min_size: smallest face side in pixels. Defaults to 30.
         min_score: smallest level weight (the score) kept; ``None`` (the default) keeps every
-            face. With OpenCV 5.1, the group sample photo shifted into an 800x600 frame gave
-            its four faces scores of 6.2 to 11.7 and a false box on a shirt 2.7, so 5 keeps
-            only the faces there.
+            face that :func:`suppress_overlaps` keeps. ``python -m benchmarks.haar_scores``
+            (OpenCV 5.1) found real faces scoring 2.89 or more and false boxes 0.39 to 6.6,
+            so no value drops every false box and keeps every face.
+        max_overlap: fraction of the smaller box's area above which the weaker of two
+            overlapping boxes is dropped (see :func:`suppress_overlaps`); 1 keeps both.
+            Defaults to :data:`DEFAULT_MAX_OVERLAP`, 0.5.
 
     Raises:
         ImportError: this OpenCV build has no ``CascadeClassifier``; the message names the
@@ -91,6 +101,7 @@ class HaarFaceDetector:
         min_neighbors: int = DEFAULT_MIN_NEIGHBORS,
         min_size: int = DEFAULT_MIN_SIZE,
         min_score: float | None = None,
+        max_overlap: float = DEFAULT_MAX_OVERLAP,
     ):
         if not hasattr(cv2, "CascadeClassifier"):
             raise ImportError(
@@ -108,12 +119,15 @@ class HaarFaceDetector:
             raise ValueError(f"min_size (--min-size) must be from 1 to {MAX_SIZE} pixels; received {min_size}.")
         if min_score is not None and not np.isfinite(min_score):
             raise ValueError(f"min_score (--score-threshold) must be a finite number; received {min_score}.")
+        if not 0.0 < max_overlap <= 1.0:
+            raise ValueError(f"max_overlap must be a fraction in (0, 1]; received {max_overlap}.")
 
         self.cascade_path = Path(cascade).expanduser() if cascade else default_cascade_path()
         self.scale_factor = float(scale_factor)
         self.min_neighbors = int(min_neighbors)
         self.min_size = int(min_size)
         self.min_score = None if min_score is None else float(min_score)
+        self.max_overlap = float(max_overlap)
         self._cascade = _load_cascade(self.cascade_path)
         if self.min_score is not None and not hasattr(self._cascade, "detectMultiScale3"):
             raise ValueError(
@@ -122,7 +136,11 @@ class HaarFaceDetector:
             )
 
     def detect(self, photo: Photo) -> list[Detection]:
-        """Return the faces in ``photo``, sorted left to right, with level weights as scores."""
+        """Return the faces in ``photo``, sorted left to right, with level weights as scores.
+
+        Of two heavily overlapping boxes only the higher-scoring one is kept (see
+        :func:`suppress_overlaps`), then boxes below ``min_score`` are dropped.
+        """
         options = {
             "scaleFactor": self.scale_factor,
             "minNeighbors": self.min_neighbors,
@@ -135,10 +153,40 @@ class HaarFaceDetector:
         else:
             boxes = self._cascade.detectMultiScale(gray, **options)
             scores = [None] * len(boxes)
-        detections = _sorted_detections(boxes, scores, photo.shape)
+        detections = suppress_overlaps(_sorted_detections(boxes, scores, photo.shape), self.max_overlap)
         if self.min_score is None:
             return detections
         return [detection for detection in detections if detection.score >= self.min_score]
+
+
+def overlap_fraction(first: tuple[int, int, int, int], second: tuple[int, int, int, int]) -> float:
+    """Return the intersection area of two ``(x, y, width, height)`` boxes over the smaller box's area, in [0, 1]."""
+    ax, ay, aw, ah = first
+    bx, by, bw, bh = second
+    overlap_width = max(0, min(ax + aw, bx + bw) - max(ax, bx))
+    overlap_height = max(0, min(ay + ah, by + bh) - max(ay, by))
+    smaller = min(aw * ah, bw * bh)
+    return overlap_width * overlap_height / smaller if smaller > 0 else 0.0
+
+
+def suppress_overlaps(detections: list[Detection], max_overlap: float = DEFAULT_MAX_OVERLAP) -> list[Detection]:
+    """Drop each box that overlaps a stronger kept box by more than ``max_overlap``, sorted left to right.
+
+    Boxes are visited from the highest score down, so a box is compared only with stronger
+    ones; equal scores (or no scores) go to the larger box, then to the leftmost, then the
+    topmost, so the result never depends on the input order. The overlap is
+    :func:`overlap_fraction`, the intersection over the smaller box's area, because a weak
+    box that lies inside a face box has a small IoU with it.
+    """
+    def strength(detection: Detection):
+        score = -np.inf if detection.score is None else detection.score
+        return (-score, -detection.area, detection.box)
+
+    kept: list[Detection] = []
+    for detection in sorted(detections, key=strength):
+        if all(overlap_fraction(detection.box, other.box) <= max_overlap for other in kept):
+            kept.append(detection)
+    return sorted(kept, key=lambda detection: (detection.box[0], detection.box[1]))
 
 
 def default_cascade_path() -> Path:

@@ -15,11 +15,14 @@ from siamese.cli import main
 from siamese.crops import cut_region, face_frame, prepare_face
 from siamese.data import read_grayscale
 from siamese.detect import (
+    Detection,
     DnnFaceDetector,
     HaarFaceDetector,
     create_detector,
     detect_faces,
     largest_detection,
+    overlap_fraction,
+    suppress_overlaps,
 )
 from siamese.photos import photo_from_array, read_photo
 
@@ -466,3 +469,89 @@ def test_score_threshold_option_per_detector():
     assert create_detector("haar").min_score is None
     with pytest.raises(ValueError, match="--score-threshold"):
         HaarFaceDetector(min_score=float("nan"))
+
+
+def test_overlap_fraction_by_hand():
+    # A 4x4 box inside a 10x10 box: the whole smaller box overlaps.
+    assert overlap_fraction((0, 0, 10, 10), (2, 2, 4, 4)) == pytest.approx(1.0)
+    # Two 10x10 boxes sharing a 5x10 strip.
+    assert overlap_fraction((0, 0, 10, 10), (5, 0, 10, 10)) == pytest.approx(0.5)
+    # A 10x10 box and a 20x20 box sharing a 4x5 corner: 20 of the smaller box's 100.
+    assert overlap_fraction((0, 0, 10, 10), (6, 5, 20, 20)) == pytest.approx(0.2)
+    assert overlap_fraction((0, 0, 10, 10), (10, 0, 10, 10)) == 0.0
+
+
+def test_suppress_overlaps_by_hand():
+    face = Detection((100, 100, 80, 80), 9.0)
+    inside = Detection((110, 110, 60, 60), 3.0)  # wholly inside the face box
+    beside = Detection((150, 100, 80, 80), 2.0)  # shares 30 of 80 columns: 0.375
+    elsewhere = Detection((0, 0, 40, 40), 1.0)
+
+    kept = suppress_overlaps([inside, elsewhere, beside, face], max_overlap=0.5)
+
+    assert kept == [elsewhere, face, beside]
+    assert suppress_overlaps([inside, face], max_overlap=1.0) == [face, inside]
+    assert suppress_overlaps([face, beside], max_overlap=0.3) == [face]
+
+
+def test_suppress_overlaps_stronger_box_wins():
+    weak = Detection((0, 0, 50, 50), 2.0)
+    strong = Detection((5, 5, 50, 50), 8.0)
+
+    assert suppress_overlaps([weak, strong]) == [strong]
+    assert suppress_overlaps([strong, weak]) == [strong]
+
+
+def test_suppress_overlaps_ties_are_deterministic():
+    small = Detection((10, 10, 40, 40), 5.0)
+    large = Detection((0, 0, 60, 60), 5.0)
+    unscored = [Detection((0, 0, 50, 50)), Detection((10, 0, 50, 50))]
+
+    assert suppress_overlaps([small, large]) == [large]
+    assert suppress_overlaps([large, small]) == [large]
+    # Without scores, equal areas go to the leftmost box.
+    assert suppress_overlaps(unscored) == [unscored[0]]
+    assert suppress_overlaps(unscored[::-1]) == [unscored[0]]
+
+
+def test_max_overlap_validated():
+    for value in (0.0, 1.5, float("nan")):
+        with pytest.raises(ValueError, match="max_overlap"):
+            HaarFaceDetector(max_overlap=value)
+
+
+def test_haar_one_box_per_face_in_frames(photos):
+    # The group photo at 15 places in an 800x600 frame, as a video shows it. Without the
+    # suppression OpenCV returns a second, weaker box on one face at some of them.
+    group = cv2.imread(str(photos / "four_faces_group.jpg"))
+    every = HaarFaceDetector(max_overlap=1.0)
+    default = HaarFaceDetector()
+    doubled = 0
+    for dx in (-24, -12, 0, 12, 24):
+        for dy in (18, 38, 58):
+            frame = photo_from_array(cv2.warpAffine(group, np.float32([[1, 0, dx], [0, 1, dy]]), (800, 600)))
+            raw = every.detect(frame)
+            kept = default.detect(frame)
+
+            doubled += any(overlap_fraction(a.box, b.box) > 0.5 for a in raw for b in raw if a is not b)
+            assert not any(overlap_fraction(a.box, b.box) > 0.5 for a in kept for b in kept if a is not b)
+            assert set(kept) <= set(raw)
+    assert doubled > 0
+
+
+def test_detect_cli_model_needs_crops(photos, tmp_path, capsys):
+    code = main(["detect", str(photos / "one_face_street.jpg"), "--model", str(tmp_path / "model.keras"), "--no-annotate"])
+
+    assert code == 2
+    error = capsys.readouterr().err
+    assert "--model" in error
+    assert "--crops DIR" in error
+
+
+def test_score_threshold_none_keeps_every_box(photos, capsys):
+    code = main(["detect", str(photos / "four_faces_group.jpg"), "--no-annotate", "--score-threshold", "none", "--json"])
+
+    assert code == 0
+    assert len(json.loads(capsys.readouterr().out)[0]["faces"]) == SAMPLE_FACE_COUNTS["four_faces_group.jpg"]
+    with pytest.raises(SystemExit):
+        main(["detect", str(photos / "four_faces_group.jpg"), "--score-threshold", "nan"])
