@@ -12,6 +12,7 @@ import difflib
 import functools
 import importlib
 import logging
+import os
 import sys
 
 from siamese import __version__
@@ -22,6 +23,10 @@ COMMAND_MODULES = (
     "siamese.commands.faces",
     "siamese.commands.download",
 )
+
+#: FFmpeg's AV_LOG_QUIET. OpenCV reads OPENCV_FFMPEG_LOGLEVEL once, when its FFmpeg backend
+#: first opens a file (cap_ffmpeg_impl.hpp, OpenCV 4.x and 5.1).
+FFMPEG_QUIET = "-8"
 
 # Errors that bad input raises on purpose; anything else is a bug and keeps its traceback.
 USER_ERRORS = (
@@ -128,6 +133,27 @@ def innermost_parser(parser: argparse.ArgumentParser, args: argparse.Namespace) 
     return parser
 
 
+def quiet_library_logs(verbose: bool) -> None:
+    """Hide OpenCV's warnings and FFmpeg's messages, unless ``verbose`` or the user set their levels.
+
+    Without this, a missing camera prints OpenCV's "can't open camera by index" and a corrupt
+    .mp4 prints FFmpeg's "moov atom not found" before the command's own error, which says the
+    same and names the fix. OpenCV's own errors stay visible. ``siamese -v`` keeps the library
+    defaults, and ``OPENCV_LOG_LEVEL`` or ``OPENCV_FFMPEG_LOGLEVEL`` set in the environment win.
+    """
+    if verbose:
+        return
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", FFMPEG_QUIET)
+    if "OPENCV_LOG_LEVEL" in os.environ:
+        return
+    if "cv2" in sys.modules:
+        # OpenCV 5.1 reads OPENCV_LOG_LEVEL only when cv2 is imported, so set the level directly.
+        cv2 = sys.modules["cv2"]
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+    else:
+        os.environ["OPENCV_LOG_LEVEL"] = "ERROR"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parse_arguments(parser, argv)
@@ -135,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    quiet_library_logs(args.verbose)
     command = innermost_parser(parser, args).prog  # such as "siamese gallery rename"
     try:
         return int(args.handler(args) or 0)

@@ -23,7 +23,7 @@ import numpy as np
 from tqdm import tqdm
 
 from siamese.annotate import KNOWN_COLOUR, UNKNOWN_COLOUR, draw_faces
-from siamese.distances import json_distance
+from siamese.distances import format_distance, json_distance
 from siamese.files import make_folder
 from siamese.gallery import UNKNOWN, Gallery
 from siamese.photos import default_file_mode, photo_from_array
@@ -515,7 +515,7 @@ def _process_frame(frame, index, fps, recognizer, gallery, tracker, whole_image)
         # The distance belongs to this frame's nearest person, so it is shown only beside that
         # name (or beside "unknown"), never beside a smoothed name that differs from it.
         shows_distance = smoothed in (match.nearest, UNKNOWN)
-        labels.append(f"{smoothed} {match.distance:.2f}" if shows_distance else smoothed)
+        labels.append(f"{smoothed} {format_distance(match.distance)}" if shows_distance else smoothed)
 
     colours = [UNKNOWN_COLOUR if face["name"] == UNKNOWN else KNOWN_COLOUR for face in faces]
     annotated = draw_faces(photo.bgr, [match.box for match in matches], labels, colours)

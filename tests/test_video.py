@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import collections
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
@@ -439,3 +442,98 @@ def test_video_linked_gallery_journal_protected(recognizer, clip, gallery_path, 
             process_video(path, recognizer, gallery, output_json=f"{gallery_path}-journal", progress=False)
 
     assert not Path(f"{gallery_path}-journal").exists()
+
+
+def _video_cli(recognizer, clip_path, gallery_path, *options):
+    return main(
+        ["video", str(clip_path), "--gallery", str(gallery_path), "--model", str(recognizer.model_path), "--no-show", *options]
+    )
+
+
+@pytest.mark.slow
+def test_video_default_outputs_never_replaced(recognizer, clip, gallery_path, tmp_path, capsys):
+    path, _ = clip
+    output = tmp_path / "out"
+
+    assert _video_cli(recognizer, path, gallery_path, "--output", str(output), "--max-frames", "3") == 0
+    first = (output / "clip.identify.jsonl").read_text()
+    # An explicit --video-out with the default JSON path: the JSON gets the next free number.
+    assert _video_cli(recognizer, path, gallery_path, "--output", str(output), "--max-frames", "1",
+                      "--video-out", str(tmp_path / "short.mp4")) == 0
+    # Only the JSON of the run before exists under number 2, so both outputs move to 3.
+    assert _video_cli(recognizer, path, gallery_path, "--output", str(output), "--max-frames", "2") == 0
+
+    assert (output / "clip.identify.jsonl").read_text() == first
+    assert len((output / "clip.identify-2.jsonl").read_text().splitlines()) == 1
+    assert not (output / "clip.identify-2.avi").exists()
+    assert (tmp_path / "short.mp4").is_file()
+    assert len((output / "clip.identify-3.jsonl").read_text().splitlines()) == 2
+    assert (output / "clip.identify-3.avi").is_file()
+    printed = capsys.readouterr().out
+    assert f"Per-frame JSON: {output / 'clip.identify-2.jsonl'}" in printed
+
+
+@pytest.mark.slow
+def test_video_explicit_output_replaced_with_warning(recognizer, clip, gallery_path, tmp_path, caplog):
+    path, _ = clip
+    frames = tmp_path / "frames.jsonl"
+    frames.write_text("earlier\n")
+
+    assert _video_cli(recognizer, path, gallery_path, "--json-out", str(frames), "--no-video", "--max-frames", "1") == 0
+
+    assert len(frames.read_text().splitlines()) == 1
+    assert frames.read_text() != "earlier\n"
+    assert f"Replacing the existing {frames}" in caplog.text
+
+
+@pytest.mark.slow
+def test_video_summary_pluralises_frames(recognizer, clip, gallery_path, tmp_path, capsys):
+    path, _ = clip
+
+    assert _video_cli(recognizer, path, gallery_path, "--output", str(tmp_path), "--no-video", "--max-frames", "1") == 0
+
+    printed = capsys.readouterr().out
+    assert "(1 frame)" in printed
+    assert "(1 frames)" not in printed
+
+
+@pytest.mark.slow
+def test_video_labels_show_three_decimals(recognizer, clip, gallery_path, tmp_path, monkeypatch):
+    import siamese.video
+
+    path, _ = clip
+    labels = []
+    original = siamese.video.draw_faces
+
+    def recording_draw_faces(bgr, boxes, texts, colours):
+        labels.extend(texts)
+        return original(bgr, boxes, texts, colours)
+
+    monkeypatch.setattr(siamese.video, "draw_faces", recording_draw_faces)
+    with recognizer.open_gallery(gallery_path) as gallery:
+        process_video(path, recognizer, gallery, output_json=tmp_path / "frames.jsonl", max_frames=2, progress=False)
+
+    records = [json.loads(line) for line in (tmp_path / "frames.jsonl").read_text().splitlines()]
+    faces = [face for record in records for face in record["faces"]]
+    assert len(labels) == len(faces) > 0
+    for label, face in zip(labels, faces):
+        if face["name"] in (face["nearest"], UNKNOWN):
+            assert label == f"{face['name']} {face['distance']:.3f}"
+
+
+def test_cli_hides_library_logs(tmp_path):
+    # A fresh process, because OpenCV reads its log levels once per process.
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"not a video" * 100)
+    script = (
+        "import sys; from siamese.cli import quiet_library_logs; quiet_library_logs(sys.argv[1] == 'verbose'); "
+        "import cv2; cv2.VideoCapture(sys.argv[2]); cv2.VideoCapture(97)"
+    )
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("OPENCV_")}
+
+    quiet = subprocess.run([sys.executable, "-c", script, "quiet", str(broken)], capture_output=True, text=True, env=environment)
+    verbose = subprocess.run([sys.executable, "-c", script, "verbose", str(broken)], capture_output=True, text=True, env=environment)
+
+    assert quiet.returncode == 0, quiet.stderr
+    assert quiet.stderr == ""
+    assert "moov atom not found" in verbose.stderr

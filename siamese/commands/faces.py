@@ -20,6 +20,12 @@ from siamese.distances import format_distance, format_threshold, json_distance
 logger = logging.getLogger(__name__)
 
 DEFAULT_OUTPUT_DIR = "siamese-output"
+#: Haar score below which `siamese video` drops a box unless --score-threshold is given, because
+#: each false box becomes a track of its own. `python -m benchmarks.haar_scores` (OpenCV 5.1,
+#: default detector settings) found 905 real faces scoring 2.89 or more, in the sample photos
+#: placed in 800x600 frames and in AT&T faces enlarged 1.1-2.5x in scenes, and 14 of 41 false
+#: boxes scoring below 2.5. Other false boxes scored up to 6.6, as high as many faces.
+DEFAULT_MIN_SCORE = 2.5
 MODEL_HELP = (
     "trained model.keras from `siamese train`; its folder's metrics.json supplies the thresholds "
     "(default: $SIAMESE_MODEL, else runs/latest/model.keras)"
@@ -42,7 +48,30 @@ def _add_model_option(parser: argparse.ArgumentParser, help_text: str = MODEL_HE
     parser.add_argument("--model", metavar="PATH", default=None, help=help_text)
 
 
-def _add_detector_options(parser: argparse.ArgumentParser, whole_image: bool = True) -> None:
+#: The ``--score-threshold`` value that keeps every box the detector returns.
+KEEP_EVERY_BOX = "none"
+WHOLE_IMAGE_HELP = "skip detection and treat each whole photo as one face crop (AT&T-style images)"
+
+
+def _score_threshold(text: str) -> float | str:
+    """Parse ``--score-threshold``: a finite number, or ``none`` to keep every box."""
+    if text.strip().lower() == KEEP_EVERY_BOX:
+        return KEEP_EVERY_BOX
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not -float("inf") < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a finite number such as 2.5, or {KEEP_EVERY_BOX!r}; received {text!r}")
+    return value
+
+
+def _add_detector_options(
+    parser: argparse.ArgumentParser,
+    whole_image: bool = True,
+    whole_image_help: str = WHOLE_IMAGE_HELP,
+    haar_score_default: str = "keep every face",
+) -> None:
     from siamese.detect import DEFAULT_MIN_NEIGHBORS, DEFAULT_MIN_SIZE, DEFAULT_SCALE_FACTOR, DEFAULT_SCORE_THRESHOLD
 
     group = parser.add_argument_group("face detection")
@@ -87,18 +116,18 @@ def _add_detector_options(parser: argparse.ArgumentParser, whole_image: bool = T
     )
     group.add_argument(
         "--score-threshold",
-        type=float,
+        type=_score_threshold,
         metavar="SCORE",
         default=None,
-        help="smallest detector score kept. For haar a level weight, such as 5 to drop weak false "
-        "faces (default: keep every face). For dnn a YuNet score in [0, 1] (default: "
-        f"{DEFAULT_SCORE_THRESHOLD})",
+        help="smallest detector score kept, or 'none' to keep every box. For haar a level weight, "
+        f"such as 3 to drop more false faces (default: {haar_score_default}). For dnn a YuNet "
+        f"score in [0, 1] (default: {DEFAULT_SCORE_THRESHOLD})",
     )
     if whole_image:
         group.add_argument(
             "--whole-image",
             action="store_true",
-            help="skip detection and treat each whole photo as one face crop (AT&T-style images)",
+            help=whole_image_help,
         )
 
 
@@ -112,8 +141,16 @@ def _add_threshold_option(parser: argparse.ArgumentParser, key: str = "threshold
     )
 
 
-def _make_detector(args: argparse.Namespace):
+def _make_detector(args: argparse.Namespace, haar_min_score: float | None = None):
+    """Create the detector the options ask for; ``haar_min_score`` applies when ``--score-threshold`` is unset."""
     from siamese.detect import create_detector
+
+    score_threshold = args.score_threshold
+    if score_threshold is None and args.detector == "haar":
+        score_threshold = haar_min_score
+    elif score_threshold == KEEP_EVERY_BOX:
+        # None keeps every Haar box; YuNet scores lie in [0, 1], so 0 keeps every YuNet box.
+        score_threshold = None if args.detector == "haar" else 0.0
 
     try:
         return create_detector(
@@ -123,7 +160,7 @@ def _make_detector(args: argparse.Namespace):
             scale_factor=args.scale_factor,
             min_neighbors=args.min_neighbors,
             min_size=args.min_size,
-            score_threshold=args.score_threshold,
+            score_threshold=score_threshold,
         )
     except ImportError as error:
         # A missing OpenCV feature is an installation problem the user fixes; report it in one line.
@@ -135,10 +172,10 @@ def _rounded(score: float | None) -> float | None:
     return None if score is None else round(float(score), 3)
 
 
-def _make_recognizer(args: argparse.Namespace):
+def _make_recognizer(args: argparse.Namespace, haar_min_score: float | None = None):
     from siamese.recognize import Recognizer
 
-    detector = _make_detector(args)
+    detector = _make_detector(args, haar_min_score)
     return Recognizer.from_path(args.model, detector, getattr(args, "threshold", None))
 
 
@@ -273,6 +310,11 @@ def run_detect(args: argparse.Namespace) -> int:
     from siamese.crops import cut_region, face_frame, input_size_of, prepare_face
     from siamese.photos import read_photo, write_image
 
+    if args.model and not args.crops:
+        raise ValueError(
+            f"--model {args.model} only sets the size of the --crops images, and no --crops "
+            f"folder was given; add --crops DIR, or drop --model."
+        )
     photos = _check_photos_exist(args.photos)
     detector = _make_detector(args)
     annotated = None if args.no_annotate else _annotated_paths(photos, args.output, "detect")
@@ -507,10 +549,15 @@ def _register_video(subparsers) -> None:
         "--output",
         metavar="DIR",
         default=DEFAULT_OUTPUT_DIR,
-        help="folder for INPUT.identify.avi and INPUT.identify.jsonl (default: %(default)s)",
+        help="folder for INPUT.identify.avi and INPUT.identify.jsonl, numbered INPUT.identify-2.avi "
+        "and so on when an earlier run's files are there (default: %(default)s)",
     )
-    parser.add_argument("--video-out", metavar="FILE", help="annotated video path: .avi (MJPG), or .mp4, .m4v or .mov (mp4v)")
-    parser.add_argument("--json-out", metavar="FILE", help="per-frame JSON Lines path")
+    parser.add_argument(
+        "--video-out",
+        metavar="FILE",
+        help="annotated video path: .avi (MJPG), or .mp4, .m4v or .mov (mp4v); an existing file is replaced",
+    )
+    parser.add_argument("--json-out", metavar="FILE", help="per-frame JSON Lines path; an existing file is replaced")
     parser.add_argument("--no-video", action="store_true", help="write no annotated video")
 
     parser.add_argument(
@@ -527,20 +574,68 @@ def _register_video(subparsers) -> None:
     display.add_argument("--no-show", dest="show", action="store_false", help="never show a window")
 
     _add_model_option(parser)
-    _add_detector_options(parser)
+    _add_detector_options(
+        parser,
+        whole_image_help="skip detection and treat each whole frame as one face crop, for a video "
+        "that shows a single face filling the frame",
+        haar_score_default=f"{DEFAULT_MIN_SCORE}, because in video each false box becomes a track",
+    )
     parser.set_defaults(handler=run_video)
+
+
+def _video_output_paths(args: argparse.Namespace, source: int | Path) -> tuple[Path | None, Path]:
+    """Return the annotated video path (``None`` with ``--no-video``) and the JSON Lines path.
+
+    ``--video-out`` and ``--json-out`` are used as given, and an existing file there is replaced
+    with a warning. The other outputs go into ``--output`` as ``INPUT.identify.avi`` and
+    ``INPUT.identify.jsonl``, numbered together (``INPUT.identify-2.avi`` …) up to the first
+    number under which none of them exists, so an earlier run's results are never replaced.
+    """
+    folder = Path(args.output).expanduser()
+    stem = f"camera{source}" if isinstance(source, int) else source.stem
+    explicit = {".avi": args.video_out, ".jsonl": args.json_out}
+    if args.no_video:
+        explicit.pop(".avi")
+    defaults = [suffix for suffix, path in explicit.items() if path is None]
+
+    number = 1
+    while True:
+        name = f"{stem}.identify" if number == 1 else f"{stem}.identify-{number}"
+        chosen = {suffix: folder / f"{name}{suffix}" for suffix in defaults}
+        if not any(_exists(path) for path in chosen.values()):
+            break
+        number += 1
+    if number > 1:
+        logger.info("Earlier outputs of %s are in %s; this run writes %s.", stem, folder, ", ".join(str(path) for path in chosen.values()))
+
+    for suffix, path in explicit.items():
+        if path is not None:
+            chosen[suffix] = Path(path).expanduser()
+            if chosen[suffix].is_file():
+                logger.warning("Replacing the existing %s, as given; pass another path to keep it.", chosen[suffix])
+    return chosen.get(".avi"), chosen[".jsonl"]
+
+
+def _exists(path: Path) -> bool:
+    """Return ``path.exists()``, or False when the name is too long to look up, which the writer reports."""
+    try:
+        return path.exists()
+    except OSError:
+        return False
+
+
+def _plural(count: int, noun: str) -> str:
+    """Return ``"1 frame"`` or ``"2 frames"``."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def run_video(args: argparse.Namespace) -> int:
     from siamese.video import parse_source, process_video
 
     source = parse_source(args.input)
-    stem = f"camera{source}" if isinstance(source, int) else source.stem
-    output = Path(args.output).expanduser()
-    video_out = None if args.no_video else Path(args.video_out or output / f"{stem}.identify.avi")
-    json_out = Path(args.json_out or output / f"{stem}.identify.jsonl")
+    video_out, json_out = _video_output_paths(args, source)
 
-    recognizer = _make_recognizer(args)
+    recognizer = _make_recognizer(args, DEFAULT_MIN_SCORE)
     recognizer.require_threshold()
     with recognizer.open_gallery(args.gallery) as gallery:
         summary = process_video(
@@ -555,7 +650,7 @@ def run_video(args: argparse.Namespace) -> int:
             max_frames=args.max_frames,
         )
 
-    seen = ", ".join(f"{name} ({frames} frames)" for name, frames in sorted(summary.name_frames.items())) or "no faces"
+    seen = ", ".join(f"{name} ({_plural(frames, 'frame')})" for name, frames in sorted(summary.name_frames.items())) or "no faces"
     print(f"Processed {summary.frames} frames (source at {summary.fps:.1f} fps); names shown: {seen}")
     print(f"Threshold: {format_threshold(recognizer.require_identify_threshold())}")
     if summary.output_video is not None:
