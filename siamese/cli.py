@@ -16,6 +16,7 @@ import os
 import sys
 
 from siamese import __version__
+from siamese.files import WriteFailedError
 
 COMMAND_MODULES = (
     "siamese.commands.train",
@@ -29,8 +30,10 @@ COMMAND_MODULES = (
 FFMPEG_QUIET = "-8"
 
 # Errors that bad input raises on purpose; anything else is a bug and keeps its traceback.
+# WriteFailedError is a read-only, full or over-quota disk under an output path.
 USER_ERRORS = (
     ValueError, FileNotFoundError, FileExistsError, NotADirectoryError, IsADirectoryError, PermissionError, ConnectionError,
+    WriteFailedError,
 )
 
 

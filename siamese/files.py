@@ -2,11 +2,80 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import shutil
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+#: errno values of a write that the target's file system rejects as a whole, whichever file it is.
+STORAGE_ERRNOS = (errno.EROFS, errno.ENOSPC, errno.EDQUOT)
+
+
+class WriteFailedError(OSError):
+    """A write failed because the file system is read-only, full or over quota.
+
+    It keeps the ``errno`` of the original error, and its message names the folder, the cause
+    and the fix, so the command line prints it as a user error.
+    """
+
+
+def storage_error(error: OSError, path: str | os.PathLike) -> OSError:
+    """Return a :class:`WriteFailedError` explaining ``error`` for a write to ``path``, or ``error`` itself.
+
+    Only read-only file systems (EROFS), full disks (ENOSPC) and exceeded quotas (EDQUOT) are
+    explained, because only they are fixed by choosing another folder or freeing space.
+    """
+    if isinstance(error, WriteFailedError) or error.errno not in STORAGE_ERRNOS:
+        return error
+
+    path = Path(path).expanduser()
+    folder = _nearest_existing_folder(path)
+    if error.errno == errno.EROFS:
+        cause = f"the file system of {folder} is mounted read-only"
+        fix = "Choose a folder on a writable file system, or remount it read-write"
+    elif error.errno == errno.ENOSPC:
+        cause = f"no space is left on the device of {folder} ({_free_space(folder)} free)"
+        fix = "Free space there, or choose a folder on another disk"
+    else:
+        cause = f"the disk quota on {folder} is exceeded"
+        fix = "Delete files you no longer need there, or choose a folder outside the quota"
+    return WriteFailedError(error.errno, f"Cannot write {path}: {cause} ({error.strerror}). {fix}.")
+
+
+@contextmanager
+def explain_storage_errors(path: str | os.PathLike) -> Iterator[None]:
+    """Turn the EROFS, ENOSPC and EDQUOT errors of a write to ``path`` into :class:`WriteFailedError`."""
+    try:
+        yield
+    except OSError as error:
+        translated = storage_error(error, path)
+        if translated is error:
+            raise
+        raise translated from error
+
+
+def _nearest_existing_folder(path: Path) -> Path:
+    for folder in path.parents if not path.is_dir() else (path, *path.parents):
+        if folder.is_dir():
+            return folder
+    return path.parent
+
+
+def _free_space(folder: Path) -> str:
+    """Return the free space of ``folder``'s file system for messages, such as ``12.0 KiB``."""
+    try:
+        free = float(shutil.disk_usage(folder).free)
+    except OSError:
+        return "unknown"
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if free < 1024 or unit == "GiB":
+            return f"{free:.0f} bytes" if unit == "bytes" else f"{free:.1f} {unit}"
+        free /= 1024
+    return "unknown"
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
@@ -14,6 +83,10 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
 
     The temporary file sits in the same folder, so the rename is atomic: readers see the old
     file or the complete new one, never a partial write. On error the temporary file is removed.
+
+    Raises:
+        PermissionError: the folder does not allow new files.
+        WriteFailedError: the file system is read-only, full or over quota.
     """
     path = Path(path).expanduser()
     make_folder(path.parent)
@@ -23,15 +96,17 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
     # The name is shortened so that it stays legal for target names near the 255-byte limit.
     temporary = path.parent / f".{path.stem[:100]}.{uuid.uuid4().hex[:12]}.tmp{path.suffix}"
     try:
-        os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        with explain_storage_errors(path):
+            os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
     except PermissionError as error:
         raise PermissionError(
             f"Cannot write {path}: the folder {path.parent} does not allow new files "
             f"({error.strerror}). Choose a folder you can write to, or change its permissions."
         ) from error
     try:
-        write(Path(temporary))
-        os.replace(temporary, path)
+        with explain_storage_errors(path):
+            write(Path(temporary))
+            os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
@@ -43,12 +118,14 @@ def make_folder(path: str | os.PathLike) -> Path:
 
     Raises:
         NotADirectoryError: ``path`` or one of its parents is a file, named in the message.
+        WriteFailedError: the file system is read-only, full or over quota.
     """
     path = Path(path).expanduser()
     blocking = _file_in_the_way(path)
     if blocking is not None:
         raise NotADirectoryError(f"Cannot create the folder {path}: {blocking} is a file. Choose another path.")
-    path.mkdir(parents=True, exist_ok=True)
+    with explain_storage_errors(path):
+        path.mkdir(parents=True, exist_ok=True)
     return path
 
 
