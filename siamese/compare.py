@@ -272,6 +272,10 @@ def load_finished_runs(runs_dir: Path, plan: list[RunSpec]) -> dict[str, dict]:
 
     A file that cannot be read as a run record is logged and left out, so the run is
     trained again and the file replaced.
+
+    Raises:
+        ValueError: a run file has a metric or ``train_seconds`` that is not a finite number
+            (see :func:`check_run_values`).
     """
     finished = {}
     for spec in plan:
@@ -287,8 +291,35 @@ def load_finished_runs(runs_dir: Path, plan: list[RunSpec]) -> dict[str, dict]:
         if missing:
             logger.warning("Ignoring run file %s without %s; the run will be trained again.", path, missing)
             continue
+        check_run_values(path, record)
         finished[spec.run_id] = record
     return finished
+
+
+def check_run_values(path: Path, record: dict) -> None:
+    """Raise ValueError unless every final metric and ``train_seconds`` of a run record is a finite number.
+
+    Training never stores NaN, infinity or null, because :class:`siamese.training.DivergenceCheck`
+    stops a diverged run with an error before its run file is written. Such a value, like text,
+    means the file was changed by hand. Left in, it would make the report average over fewer
+    runs than it counts.
+    """
+    metrics = record["metrics"]
+    if not isinstance(metrics, dict):
+        raise ValueError(
+            f"The run file {path} is invalid: 'metrics' must be an object of numbers; received "
+            f"{metrics!r}. Delete the file, and the next run of the same command trains that run again."
+        )
+
+    values = {f"metrics.{key}": value for key, value in metrics.items()}
+    values["train_seconds"] = record["train_seconds"]
+    for key, value in values.items():
+        is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not is_number or not np.isfinite(value):
+            raise ValueError(
+                f"The run file {path} is invalid: {key} must be a finite number; received {value!r}. "
+                f"Delete the file, and the next run of the same command trains that run again."
+            )
 
 
 def default_jobs(planned_runs: int) -> int:

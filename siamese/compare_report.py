@@ -126,12 +126,19 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def _mean_sd(values) -> str:
+    """Format mean ± sd, marked with ``(n of N)`` when some of the ``N`` runs lack the value."""
     summary = describe(values)
     if summary.n == 0:
-        return "–"
-    if summary.n < 2:
-        return f"{summary.mean:.3f}"
-    return f"{summary.mean:.3f} ± {summary.std:.3f}"
+        text = "–"
+    elif summary.n < 2:
+        text = f"{summary.mean:.3f}"
+    else:
+        text = f"{summary.mean:.3f} ± {summary.std:.3f}"
+
+    if summary.n < len(values):
+        # A run file without this metric gives NaN in the summary, and the "runs" column counts it.
+        text += f" ({summary.n} of {len(values)})"
+    return text
 
 
 def _interval(values) -> str:

@@ -335,6 +335,48 @@ def test_resume_retrains_only_deleted_run(recorded_comparison, att_dir, tmp_path
     assert retrained["roc"] == original["roc"]
 
 
+@pytest.mark.parametrize(
+    ("key", "value", "shown"),
+    [("one_shot_accuracy", "abc", "'abc'"), ("one_shot_accuracy", float("nan"), "nan"), ("eer", None, "None")],
+)
+def test_resume_rejects_invalid_metric(recorded_comparison, att_dir, tmp_path, key, value, shown):
+    from siamese.compare import run_comparison
+
+    result, _ = recorded_comparison
+    out = tmp_path / "copy"
+    shutil.copytree(result.out, out)
+    tampered = out / "runs" / "adam_lr0.001_seed0_fold0.json"
+    record = json.loads(tampered.read_text())
+    record["metrics"][key] = value
+    tampered.write_text(json.dumps(record))
+
+    with pytest.raises(ValueError) as raised:
+        run_comparison(att_dir, out, tiny_settings(), progress=False)
+    message = str(raised.value)
+    assert str(tampered) in message
+    assert f"metrics.{key} must be a finite number; received {shown}" in message
+    assert "Delete the file" in message
+
+
+def test_run_values_accept_numbers(tmp_path):
+    from siamese.compare import check_run_values
+
+    record = {"metrics": {"one_shot_accuracy": 0.5, "n_way": 5}, "train_seconds": 1.5}
+    check_run_values(tmp_path / "run.json", record)
+
+    record["train_seconds"] = True
+    with pytest.raises(ValueError, match=r"train_seconds must be a finite number; received True"):
+        check_run_values(tmp_path / "run.json", record)
+
+
+def test_mean_sd_marks_missing_values():
+    from siamese.compare_report import _mean_sd
+
+    assert _mean_sd(pd.Series([0.5, 0.7])) == "0.600 ± 0.141"
+    assert _mean_sd(pd.Series([0.5, np.nan])) == "0.500 (1 of 2)"
+    assert _mean_sd(pd.Series([np.nan, np.nan])) == "– (0 of 2)"
+
+
 def test_resume_rejects_other_settings(recorded_comparison, att_dir):
     from siamese.compare import run_comparison
 
