@@ -39,13 +39,16 @@ def subject_folds(
     """
     if not isinstance(n_folds, (int, np.integer)) or n_folds < 2:
         raise ValueError(f"n_folds must be an integer of at least 2; received {n_folds!r}.")
-    if n_folds > len(names):
-        raise ValueError(f"n_folds={n_folds} exceeds the {len(names)} identities available.")
     if len(names) // n_folds < 2:
         # One-shot identification and the equal error rate need two test identities per fold.
+        # This also covers more folds than identities, where some test groups would be empty.
+        most_folds = len(names) // 2
+        fix = f"use at most {most_folds} folds (siamese compare --folds {most_folds})"
+        if most_folds < 2:
+            fix = "use a dataset of at least 4 identities"
         raise ValueError(
-            f"{n_folds} folds leave test groups of 1 identity among {len(names)}; each fold needs "
-            f"at least 2 to test on, so use at most {len(names) // 2} folds."
+            f"{n_folds} folds of {len(names)} identities leave test groups of fewer than 2 "
+            f"identities; each fold needs at least 2 to test on, so {fix}."
         )
 
     order = rng.permutation(len(names))

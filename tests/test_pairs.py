@@ -87,8 +87,12 @@ def test_folds_seeded():
 
 
 def test_too_many_folds_raises():
-    with pytest.raises(ValueError, match="exceeds"):
+    with pytest.raises(ValueError, match="3 folds of 2 identities.*at least 4 identities"):
         subject_folds(["a", "b"], 3, np.random.default_rng(0))
+    names = [f"s{i}" for i in range(1, 41)]
+    with pytest.raises(ValueError, match=r"100 folds of 40 identities.*--folds 20\)") as raised:
+        subject_folds(names, 100, np.random.default_rng(0))
+    assert "n_folds" not in str(raised.value)
 
 
 def test_folds_need_two_test_identities():
