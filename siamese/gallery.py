@@ -226,21 +226,37 @@ def benchmark_search(
     }
 
 
+#: Invisible format characters (Unicode category Cf) that names may contain, because the
+#: zero-width non-joiner and joiner are part of the spelling of Persian and several Indic scripts.
+ALLOWED_FORMAT_CHARACTERS = frozenset("\u200c\u200d")
+
+
+def normalize_name(name: str) -> str:
+    """Return ``name`` in Unicode NFC, so that ``e`` + U+0301 and U+00E9 are one spelling of é."""
+    return unicodedata.normalize("NFC", name)
+
+
 def validate_name(name: str) -> str:
-    """Return ``name`` stripped of surrounding spaces, or raise ValueError if it is unusable."""
+    """Return ``name`` stripped of surrounding spaces and in NFC, or raise ValueError if it is unusable."""
     if not isinstance(name, str):
         raise ValueError(f"A person's name must be text; received {type(name).__name__}.")
-    cleaned = name.strip()
+    cleaned = normalize_name(name.strip())
     if not cleaned:
         raise ValueError("A person's name must not be empty.")
     if len(cleaned) > MAX_NAME_LENGTH:
         raise ValueError(f"A person's name must be at most {MAX_NAME_LENGTH} characters; received {len(cleaned)}.")
     if cleaned.lower() == UNKNOWN:
         raise ValueError(f"The name {UNKNOWN!r} is reserved for faces that match nobody; choose another name.")
-    if any(unicodedata.category(character) in ("Cc", "Zl", "Zp") for character in cleaned):
-        # A line break or control character would split or garble `gallery list` and the labels.
-        # Other invisible characters, such as the zero-width non-joiner of Persian, are part of the spelling.
-        raise ValueError(f"A person's name must not contain line breaks or control characters; received {cleaned!r}.")
+    for character in cleaned:
+        category = unicodedata.category(character)
+        # A line break or control character would split or garble `gallery list` and the labels,
+        # and an invisible format character makes two names that print alike.
+        if category in ("Cc", "Zl", "Zp") or (category == "Cf" and character not in ALLOWED_FORMAT_CHARACTERS):
+            raise ValueError(
+                f"A person's name must not contain line breaks, control characters or invisible "
+                f"format characters; received {cleaned!r}, which contains U+{ord(character):04X} "
+                f"({unicodedata.name(character, 'unnamed')}). Remove that character."
+            )
     return cleaned
 
 
@@ -275,6 +291,18 @@ class Gallery:
         except sqlite3.Error as error:
             raise database_error(self.path, error) from error
 
+    def _fetch_all(self, sql: str, parameters: tuple = ()) -> list[tuple]:
+        """Run one query and return its rows. SQLite errors, also those raised while reading rows, become a ValueError."""
+        try:
+            return self._connection.execute(sql, parameters).fetchall()
+        except sqlite3.Error as error:
+            raise database_error(self.path, error) from error
+
+    def _fetch_one(self, sql: str, parameters: tuple = ()) -> tuple | None:
+        """Run one query and return its first row, or ``None``, as :meth:`_fetch_all` does."""
+        rows = self._fetch_all(sql, parameters)
+        return rows[0] if rows else None
+
     def __enter__(self) -> "Gallery":
         return self
 
@@ -286,7 +314,7 @@ class Gallery:
         self._connection.close()
 
     def __len__(self) -> int:
-        return int(self._execute("SELECT COUNT(*) FROM embeddings").fetchone()[0])
+        return int(self._fetch_one("SELECT COUNT(*) FROM embeddings")[0])
 
     @property
     def stored_fingerprint(self) -> str | None:
@@ -308,7 +336,7 @@ class Gallery:
             ) from None
 
     def _setting(self, key: str) -> str | None:
-        row = self._execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+        row = self._fetch_one("SELECT value FROM settings WHERE key = ?", (key,))
         return row[0] if row else None
 
     @contextlib.contextmanager
@@ -332,11 +360,11 @@ class Gallery:
 
     def people(self) -> list[Person]:
         """Return everyone enrolled, sorted by name."""
-        rows = self._execute(
+        rows = self._fetch_all(
             "SELECT p.name, COUNT(e.id), MIN(e.enrolled_at), MAX(e.enrolled_at) "
             "FROM people p LEFT JOIN embeddings e ON e.person_id = p.id "
             "GROUP BY p.id ORDER BY p.name"
-        ).fetchall()
+        )
         return [Person(name, int(count), first, last) for name, count, first, last in rows]
 
     def records(self, name: str | None = None) -> list[EmbeddingRecord]:
@@ -347,18 +375,34 @@ class Gallery:
         )
         parameters: tuple = ()
         if name is not None:
-            self._person_id(name)
-            query += " WHERE p.name = ?"
-            parameters = (name,)
-        rows = self._execute(query + " ORDER BY e.id", parameters).fetchall()
+            query += " WHERE e.person_id = ?"
+            parameters = (self._person_id(name),)
+        rows = self._fetch_all(query + " ORDER BY e.id", parameters)
         return [
             EmbeddingRecord(row_id, person, source, _parse_box(box), enrolled_at, fingerprint)
             for row_id, person, source, box, enrolled_at, fingerprint in rows
         ]
 
+    def _find_person_id(self, name: str) -> int | None:
+        """Return the row id of the person named ``name`` in any Unicode normal form, or ``None``.
+
+        Galleries written before names were normalised may store a name in another form,
+        such as ``e`` + U+0301 for é, so the NFC forms of all names are compared when no
+        name matches exactly.
+        """
+        name = normalize_name(name.strip())
+        row = self._fetch_one("SELECT id FROM people WHERE name = ?", (name,))
+        if row is not None:
+            return int(row[0])
+
+        for person_id, stored in self._fetch_all("SELECT id, name FROM people ORDER BY id"):
+            if isinstance(stored, str) and normalize_name(stored) == name:
+                return int(person_id)
+        return None
+
     def _person_id(self, name: str) -> int:
-        row = self._execute("SELECT id FROM people WHERE name = ?", (name,)).fetchone()
-        if row is None:
+        person_id = self._find_person_id(name)
+        if person_id is None:
             known = [person.name for person in self.people()]
             listing = "nobody yet"
             if known:
@@ -369,7 +413,7 @@ class Gallery:
                 f"No person named {name!r} in the gallery {self.path}; enrolled: {listing}. "
                 f"See `siamese gallery list`."
             )
-        return int(row[0])
+        return person_id
 
     def add(
         self,
@@ -412,10 +456,10 @@ class Gallery:
 
         now = _now()
         with self.transaction():
-            self._execute(
-                "INSERT OR IGNORE INTO people (name, created_at) VALUES (?, ?)", (name, now)
-            )
-            person_id = self._person_id(name)
+            person_id = self._find_person_id(name)
+            if person_id is None:
+                cursor = self._execute("INSERT INTO people (name, created_at) VALUES (?, ?)", (name, now))
+                person_id = int(cursor.lastrowid)
             ids = []
             for vector, source, box in zip(embeddings, sources, boxes):
                 cursor = self._execute(
@@ -430,14 +474,20 @@ class Gallery:
     def rename(self, old: str, new: str) -> None:
         """Rename a person.
 
+        Renaming a name stored in another Unicode normal form to its NFC form rewrites it in NFC.
+
         Raises:
-            ValueError: ``old`` is not enrolled, or ``new`` is invalid or already taken.
+            ValueError: ``old`` is not enrolled, ``new`` is invalid or already taken, or the
+                two names are equal.
         """
         new = validate_name(new)
         with self.transaction():
             person_id = self._person_id(old)
-            name_taken = self._execute("SELECT 1 FROM people WHERE name = ?", (new,)).fetchone()
-            if name_taken:
+            stored = self._fetch_one("SELECT name FROM people WHERE id = ?", (person_id,))[0]
+            if stored == new:
+                raise ValueError(f"The old and new names are equal ({new!r}), so there is nothing to rename.")
+            holder = self._find_person_id(new)
+            if holder is not None and holder != person_id:
                 raise ValueError(
                     f"{new!r} is already enrolled in {self.path}; remove that person first or "
                     f"choose another name."
@@ -452,9 +502,7 @@ class Gallery:
         """
         with self.transaction():
             person_id = self._person_id(name)
-            count = self._execute(
-                "SELECT COUNT(*) FROM embeddings WHERE person_id = ?", (person_id,)
-            ).fetchone()[0]
+            count = self._fetch_one("SELECT COUNT(*) FROM embeddings WHERE person_id = ?", (person_id,))[0]
             self._execute("DELETE FROM embeddings WHERE person_id = ?", (person_id,))
             self._execute("DELETE FROM people WHERE id = ?", (person_id,))
         return int(count)
@@ -467,13 +515,11 @@ class Gallery:
         """
         if self.model_fingerprint is None:
             raise ValueError("Open the gallery with the model's fingerprint before searching it.")
-        version = int(self._execute("PRAGMA data_version").fetchone()[0])
+        version = int(self._fetch_one("PRAGMA data_version")[0])
         if self._index is not None and self._index_version == version:
             return self._index
 
-        rows = self._execute(
-            "SELECT e.person_id, e.vector, e.model_fingerprint FROM embeddings e ORDER BY e.id"
-        ).fetchall()
+        rows = self._fetch_all("SELECT e.person_id, e.vector, e.model_fingerprint FROM embeddings e ORDER BY e.id")
         foreign = {fingerprint for _, _, fingerprint in rows} - {self.model_fingerprint}
         if foreign:
             raise ValueError(
@@ -481,10 +527,11 @@ class Gallery:
                 f"everyone with this model into a new gallery."
             )
 
-        people = self._execute("SELECT id, name FROM people ORDER BY id").fetchall()
+        people = self._fetch_all("SELECT id, name FROM people ORDER BY id")
         position = {person_id: i for i, (person_id, _) in enumerate(people)}
+        # embedding_dim raises its own error for a damaged length, so it stays outside the try.
+        dim = self.embedding_dim or 0
         try:
-            dim = self.embedding_dim or 0
             vectors = np.frombuffer(b"".join(row[1] for row in rows), dtype="<f4").reshape(len(rows), dim)
             person_ids = np.array([position[row[0]] for row in rows], dtype=np.int64)
         except (KeyError, TypeError, ValueError) as error:

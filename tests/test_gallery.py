@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sqlite3
 import stat
 import subprocess
@@ -175,6 +176,45 @@ def test_invalid_names_rejected(gallery, name):
     with pytest.raises(ValueError):
         gallery.add(name, np.array([[1.0, 0.0]]), ["a.jpg"])
     assert len(gallery) == 0
+
+
+@pytest.mark.parametrize(("name", "code_point"), [("a\u200bb", "U+200B"), ("\u202eada", "U+202E"), ("ada\ufeff", "U+FEFF")])
+def test_invisible_format_character_rejected(gallery, name, code_point):
+    with pytest.raises(ValueError, match=f"contains {re.escape(code_point)} .*Remove that character"):
+        gallery.add(name, np.array([[1.0, 0.0]]), ["a.jpg"])
+    assert len(gallery) == 0
+
+
+def test_name_spellings_are_one_person(gallery):
+    gallery.add("e\u0301", np.array([[1.0, 0.0]]), ["a.jpg"])
+    gallery.add("\u00e9", np.array([[0.0, 1.0]]), ["b.jpg"])
+
+    assert [(person.name, person.n_embeddings) for person in gallery.people()] == [("\u00e9", 2)]
+    assert len(gallery.records("e\u0301")) == 2
+    assert gallery.remove("e\u0301") == 2
+
+
+def test_stored_decomposed_name_still_found(gallery_path, gallery):
+    gallery.add("ada", np.array([[1.0, 0.0]]), ["a.jpg"])
+    gallery.close()
+    # A gallery written before names were normalised may store the decomposed spelling.
+    _tamper(gallery_path, "UPDATE people SET name = 'Rene\u0301'")
+
+    with open_gallery(gallery_path, FINGERPRINT) as reopened:
+        assert len(reopened.records("Ren\u00e9")) == 1
+        reopened.add("Ren\u00e9", np.array([[0.0, 1.0]]), ["b.jpg"])
+        assert [person.n_embeddings for person in reopened.people()] == [2]
+
+        reopened.rename("Ren\u00e9", "Ren\u00e9")
+        assert [person.name for person in reopened.people()] == ["Ren\u00e9"]
+
+
+def test_rename_to_same_name(gallery):
+    gallery.add("ada", np.array([[1.0, 0.0]]), ["a.jpg"])
+
+    with pytest.raises(ValueError, match=r"old and new names are equal \('ada'\), so there is nothing to rename"):
+        gallery.rename("ada", " ada ")
+    assert [person.name for person in gallery.people()] == ["ada"]
 
 
 @pytest.mark.parametrize("name", ["José Núñez 李小龍", "علی\u200cرضا", "Jean\xa0Pierre", "Anne\u2009Marie"])
@@ -376,6 +416,7 @@ def _tamper(path, *statements):
     "statements",
     [
         ["UPDATE embeddings SET vector = 'text'"],  # a vector stored as text
+        ["UPDATE embeddings SET vector = CAST(vector AS TEXT)"],  # text that is not UTF-8
         ["UPDATE embeddings SET vector = substr(vector, 1, 6)"],  # a shortened vector
         ["DELETE FROM people"],  # embeddings of a person who no longer exists
         ["UPDATE settings SET value = 'abc' WHERE key = 'embedding_dim'"],
@@ -391,6 +432,7 @@ def test_damaged_gallery_named_with_fix(gallery_path, gallery, statements):
         with open_gallery(gallery_path, FINGERPRINT) as reopened:
             reopened.search(np.array([1.0, 0.0]))
     assert str(gallery_path) in str(error.value)
+    assert str(error.value).count("re-enroll") == 1
 
 
 def test_non_finite_stored_vector_rejected(gallery_path, gallery):
