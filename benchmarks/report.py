@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from siamese.files import write_text
+from siamese.files import WriteFailedError, write_text
 
 
 logger = logging.getLogger("benchmarks.report")
@@ -134,8 +134,8 @@ def run_benchmark(name: str, run: Callable, args, logger: logging.Logger) -> int
     """Call ``run(args)`` with log lines routed around progress bars, and return an exit status.
 
     ``ValueError``, ``FileNotFoundError``, ``FileExistsError``, ``NotADirectoryError`` (an
-    output folder that is a file) and ``PermissionError`` (an output folder that may not be
-    written) print ``NAME: error: MESSAGE`` to stderr and return 2. Ctrl-C prints
+    output folder that is a file), ``PermissionError`` (an output folder that may not be
+    written) and ``WriteFailedError`` (a read-only, full or over-quota disk) print ``NAME: error: MESSAGE`` to stderr and return 2. Ctrl-C prints
     ``NAME: interrupted``, with the finished folds kept in ``OUT/progress.json`` when this run
     wrote that file, and returns 130. Otherwise the total time is logged and 0 is returned.
     """
@@ -146,7 +146,7 @@ def run_benchmark(name: str, run: Callable, args, logger: logging.Logger) -> int
     try:
         with logging_redirect_tqdm():
             run(args)
-    except (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError, PermissionError) as error:
+    except (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError, PermissionError, WriteFailedError) as error:
         print(f"{name}: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

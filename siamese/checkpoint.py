@@ -22,6 +22,7 @@ returns, before the run's evaluation and outputs are written.
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import logging
 import os
@@ -33,6 +34,7 @@ from pathlib import Path
 
 import keras
 import numpy as np
+from keras.src.saving import saving_lib
 
 from siamese.compare import differences
 from siamese.config import TrainConfig
@@ -263,21 +265,20 @@ def _resolved(path: str | None) -> str | None:
 
 
 def _save_weights(model: keras.Model, path: Path) -> None:
-    """Write ``model.save_weights`` output to ``path`` atomically.
+    """Write the weights and optimizer state of ``model`` to ``path`` atomically, in the ``.weights.h5`` format.
 
-    Keras requires the ``.weights.h5`` ending, which the temporary name of
-    :func:`~siamese.files.atomic_write` lacks, so Keras writes to a second name first.
+    HDF5 writes into memory first and Python writes the bytes to disk. h5py 3.14 writing
+    straight to a nearly full disk crashed the process with a segmentation fault, which no
+    handler can catch. Python's own write raises ENOSPC as an exception instead, which
+    :func:`~siamese.files.atomic_write` reports. ``model.load_weights`` reads the file as usual.
     """
-
-    def write(temporary: Path) -> None:
-        keras_path = temporary.with_name(temporary.name + WEIGHTS_SUFFIX)
-        try:
-            model.save_weights(keras_path)
-            os.replace(keras_path, temporary)
-        finally:
-            keras_path.unlink(missing_ok=True)
-
-    atomic_write(path, write)
+    buffer = io.BytesIO()
+    # NOTE: H5IOStore and _save_state are Keras internals (keras.src.saving.saving_lib, Keras
+    # 3.15); model.save_weights itself does exactly this with a file path in place of the buffer.
+    store = saving_lib.H5IOStore(buffer, mode="w")
+    saving_lib._save_state(model, weights_store=store, assets_store=None, inner_path="", visited_saveables=set())
+    store.close()
+    atomic_write(path, lambda temporary: temporary.write_bytes(buffer.getvalue()))
 
 
 def _seed_state_variables(model: keras.Model) -> list[keras.Variable]:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from siamese.files import make_folder
+from siamese.files import WriteFailedError, explain_storage_errors, make_folder
 
 logger = logging.getLogger(__name__)
 
@@ -101,6 +101,7 @@ def download_att_faces(
             message explains how to place the files by hand.
         ValueError: the archive does not contain the AT&T faces or a file fails its checksum.
         NotADirectoryError: ``destination`` is a file.
+        WriteFailedError: the disk of ``destination`` is read-only, full or over quota.
         FileExistsError: ``destination`` is a non-empty folder without a verified copy. The
             message lists the first problems that verification found.
     """
@@ -122,35 +123,37 @@ def download_att_faces(
         )
 
     make_folder(destination.parent)
-    with tempfile.TemporaryDirectory(prefix=".att_faces-", dir=destination.parent) as scratch:
-        archive = Path(scratch) / "att_faces.zip"
-        _fetch(url, archive, timeout=timeout, progress=progress)
+    # A read-only, full or over-quota disk is reported with the folder and the fix.
+    with explain_storage_errors(destination):
+        with tempfile.TemporaryDirectory(prefix=".att_faces-", dir=destination.parent) as scratch:
+            archive = Path(scratch) / "att_faces.zip"
+            _fetch(url, archive, timeout=timeout, progress=progress)
 
-        unpacked = Path(scratch) / "unpacked"
-        try:
-            with zipfile.ZipFile(archive) as zipped:
-                _safe_extract(zipped, unpacked)
-        except zipfile.BadZipFile as error:
-            raise ValueError(
-                f"The file downloaded from {url} is not a zip archive ({error}). The server may have "
-                f"sent another file, or cut the download short without saying how long it was. "
-                f"Retry, or download it by hand."
-            ) from error
+            unpacked = Path(scratch) / "unpacked"
+            try:
+                with zipfile.ZipFile(archive) as zipped:
+                    _safe_extract(zipped, unpacked)
+            except zipfile.BadZipFile as error:
+                raise ValueError(
+                    f"The file downloaded from {url} is not a zip archive ({error}). The server may have "
+                    f"sent another file, or cut the download short without saying how long it was. "
+                    f"Retry, or download it by hand."
+                ) from error
 
-        root = _find_dataset_root(unpacked)
-        problems = verify_att_faces(root)
-        if problems:
-            raise ValueError(
-                f"The archive from {url} was rejected because {describe_problems(problems)}. "
-                f"Nothing was written to {destination}."
-            )
+            root = _find_dataset_root(unpacked)
+            problems = verify_att_faces(root)
+            if problems:
+                raise ValueError(
+                    f"The archive from {url} was rejected because {describe_problems(problems)}. "
+                    f"Nothing was written to {destination}."
+                )
 
-        # rmdir fails unless the folder is still empty, so files added meanwhile are never lost.
-        if destination.is_dir():
-            destination.rmdir()
+            # rmdir fails unless the folder is still empty, so files added meanwhile are never lost.
+            if destination.is_dir():
+                destination.rmdir()
 
-        # A rename within one file system is atomic, so the folder appears complete or not at all.
-        os.replace(root, destination)
+            # A rename within one file system is atomic, so the folder appears complete or not at all.
+            os.replace(root, destination)
 
     logger.info("AT&T faces downloaded and verified into %s", destination)
     return requested
@@ -191,6 +194,7 @@ def _fetch(url: str, target: Path, *, timeout: float, progress: bool) -> None:
 
     Raises:
         ConnectionError: the request failed, or the body is shorter than ``Content-Length``.
+        WriteFailedError: the disk of ``target`` is read-only, full or over quota.
     """
     manual_steps = (
         f"Download {url} by hand, unzip it, and pass the folder that holds s1 … s40 with "
@@ -201,6 +205,10 @@ def _fetch(url: str, target: Path, *, timeout: float, progress: bool) -> None:
         with urllib.request.urlopen(url, timeout=timeout) as response:
             expected = _content_length(response.headers.get("Content-Length"))
             received = _copy_body(response, partial, total=expected, progress=progress)
+    except WriteFailedError:
+        # The local disk failed, not the connection, so the message names the folder instead.
+        partial.unlink(missing_ok=True)
+        raise
     except (urllib.error.URLError, TimeoutError, OSError, http.client.HTTPException) as error:
         partial.unlink(missing_ok=True)
         raise ConnectionError(f"Could not download the AT&T faces from {url}: {error}. {manual_steps}") from error
@@ -234,7 +242,7 @@ def _content_length(header: str | None) -> int | None:
 def _copy_body(response, path: Path, *, total: int | None, progress: bool) -> int:
     """Write the body of ``response`` to ``path`` in 64 KiB blocks and return the byte count."""
     received = 0
-    with open(path, "wb") as handle, tqdm(
+    with explain_storage_errors(path), open(path, "wb") as handle, tqdm(
         total=total,
         unit="B",
         unit_scale=True,

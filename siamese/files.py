@@ -22,6 +22,9 @@ class WriteFailedError(OSError):
     and the fix, so the command line prints it as a user error.
     """
 
+    def __str__(self) -> str:
+        return self.strerror  # the message alone, without OSError's "[Errno N]" prefix
+
 
 def storage_error(error: OSError, path: str | os.PathLike) -> OSError:
     """Return a :class:`WriteFailedError` explaining ``error`` for a write to ``path``, or ``error`` itself.

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import os
 
 import pytest
 
-from siamese.files import atomic_write, check_output_dir, make_folder, prepare_output_dir, write_text
+from siamese.files import WriteFailedError, atomic_write, check_output_dir, make_folder, prepare_output_dir, write_text
 
 
 def test_write_text_replaces_whole_file(tmp_path):
@@ -100,3 +101,79 @@ def test_long_target_name_written(tmp_path):
 
     assert path.read_text() == "long"
     assert [entry.name for entry in tmp_path.iterdir()] == [path.name]
+
+
+def _raise_errno(number: int):
+    def fail(*args, **kwargs):
+        raise OSError(number, os.strerror(number))
+
+    return fail
+
+
+@pytest.mark.parametrize(
+    ("number", "cause", "fix"),
+    [
+        (errno.EROFS, "mounted read-only", "remount it read-write"),
+        (errno.ENOSPC, "no space is left on the device", "Free space there"),
+        (errno.EDQUOT, "disk quota", "outside the quota"),
+    ],
+)
+def test_storage_error_on_create_named(tmp_path, monkeypatch, number, cause, fix):
+    monkeypatch.setattr(os, "open", _raise_errno(number))
+
+    with pytest.raises(WriteFailedError) as caught:
+        write_text(tmp_path / "notes.txt", "text")
+
+    message = str(caught.value)
+    assert caught.value.errno == number
+    assert str(tmp_path / "notes.txt") in message
+    assert f"{cause}" in message
+    assert str(tmp_path) in message
+    assert fix in message
+
+
+def test_full_disk_during_write_cleans_up(tmp_path):
+    def fill_disk(temporary):
+        temporary.write_text("half")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.raises(WriteFailedError, match="no space is left") as caught:
+        atomic_write(tmp_path / "notes.txt", fill_disk)
+
+    assert caught.value.errno == errno.ENOSPC
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_other_os_error_kept(tmp_path):
+    def fail(temporary):
+        raise OSError(errno.EIO, "Input/output error")
+
+    with pytest.raises(OSError) as caught:
+        atomic_write(tmp_path / "notes.txt", fail)
+
+    assert not isinstance(caught.value, WriteFailedError)
+    assert caught.value.errno == errno.EIO
+
+
+def test_read_only_folder_creation_named(tmp_path, monkeypatch):
+    monkeypatch.setattr(type(tmp_path), "mkdir", _raise_errno(errno.EROFS))
+
+    with pytest.raises(WriteFailedError, match="mounted read-only") as caught:
+        make_folder(tmp_path / "new" / "run")
+
+    assert str(tmp_path / "new" / "run") in str(caught.value)
+
+
+def test_cli_reports_read_only_disk(tmp_path, monkeypatch, capsys):
+    from siamese import cli
+
+    # The download creates the parent folder before it opens any connection.
+    monkeypatch.setattr(type(tmp_path), "mkdir", _raise_errno(errno.EROFS))
+
+    status = cli.main(["download", "--data", str(tmp_path / "data" / "att_faces")])
+
+    error = capsys.readouterr().err
+    assert status == 2
+    assert "siamese download: error: Cannot write" in error
+    assert "mounted read-only" in error
+    assert "Traceback" not in error
