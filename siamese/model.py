@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import zipfile
 from pathlib import Path
 
 import keras
@@ -196,7 +197,7 @@ def load_model(path: str | os.PathLike) -> keras.Model:
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
-        ValueError: the file is not a Keras model.
+        ValueError: the file is not a Keras model, or is damaged.
     """
     path = Path(path).expanduser()
     if not path.is_file():
@@ -204,10 +205,20 @@ def load_model(path: str | os.PathLike) -> keras.Model:
             f"Model file not found: {path}. Train one with `siamese train --out DIR`, which "
             f"writes DIR/model.keras."
         )
+    # Keras 3.15 reports any file that is not a zip archive as "File not found", although it exists.
+    if not zipfile.is_zipfile(path):
+        raise ValueError(
+            f"{path} exists but is not a valid .keras archive ({path.stat().st_size} bytes, not a "
+            f"zip file), so it is damaged or not a Keras model. Copy it again from the run "
+            f"folder, or retrain with `siamese train --out DIR`, which writes DIR/model.keras."
+        )
     try:
         return keras.saving.load_model(path)
-    except (ValueError, OSError, KeyError) as error:
-        raise ValueError(f"Cannot load {path} as a Keras model: {error}") from error
+    except (ValueError, OSError, KeyError, zipfile.BadZipFile) as error:
+        raise ValueError(
+            f"Cannot load {path} as a Keras model: {error}. The file may be damaged; copy it "
+            f"again from the run folder, or retrain with `siamese train --out DIR`."
+        ) from error
 
 
 def model_fingerprint(model: keras.Model) -> str:

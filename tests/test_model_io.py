@@ -3,11 +3,18 @@
 import subprocess
 import sys
 import textwrap
+import zipfile
 
 import numpy as np
 import pytest
 
-from siamese.model import build_embedding_network, build_siamese_model, compile_siamese_model, model_fingerprint
+from siamese.model import (
+    build_embedding_network,
+    build_siamese_model,
+    compile_siamese_model,
+    load_model,
+    model_fingerprint,
+)
 
 
 def tiny_network(seed=0):
@@ -64,3 +71,43 @@ def test_keras_round_trip_in_fresh_process(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     assert "ContrastiveLoss" in result.stdout
     assert np.allclose(np.load(tmp_path / "reloaded.npy"), expected, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"hi\n", b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(100)],
+    ids=["empty", "text", "jpeg"],
+)
+def test_load_model_non_zip_named(tmp_path, content):
+    path = tmp_path / "model.keras"
+    path.write_bytes(content)
+
+    with pytest.raises(ValueError) as caught:
+        load_model(path)
+
+    message = str(caught.value)
+    assert "not a valid .keras archive" in message
+    assert "File not found" not in message
+    assert "retrain" in message
+
+
+def test_load_model_truncated_archive(tmp_path):
+    whole = tmp_path / "whole.keras"
+    with zipfile.ZipFile(whole, "w") as archive:
+        archive.writestr("config.json", "{}" * 1000)
+    path = tmp_path / "model.keras"
+    path.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+
+    with pytest.raises(ValueError, match="not a valid .keras archive"):
+        load_model(path)
+
+
+def test_load_model_zip_without_model(tmp_path):
+    path = tmp_path / "model.keras"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("notes.txt", "not a model")
+
+    with pytest.raises(ValueError, match="Cannot load .* as a Keras model") as caught:
+        load_model(path)
+
+    assert "retrain" in str(caught.value)
