@@ -36,7 +36,7 @@ from benchmarks.report import (
     run_header,
     write_results,
 )
-from siamese.commands.options import seed_value
+from siamese.commands.options import MAX_IMAGE_SIDE, seed_value
 from siamese.data import DEFAULT_IMAGE_SIZE, FaceDataset, dataset_fingerprint, load_att_faces
 
 logger = logging.getLogger("benchmarks.accuracy")
@@ -355,6 +355,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         parser.error("siamese_pairwise trains for as long as siamese took on the same fold; add siamese to --methods.")
     if min(args.image_size) < 8:
         parser.error(f"--image-size must be at least 8 8 pixels; received {args.image_size[0]} {args.image_size[1]}.")
+    # The same cap as `siamese train --image-size`: the pixel baselines hold every image flattened.
+    if max(args.image_size) > MAX_IMAGE_SIDE:
+        parser.error(
+            f"--image-size must be at most {MAX_IMAGE_SIDE} pixels a side (the AT&T images are 112x92); "
+            f"received {args.image_size[0]} {args.image_size[1]}."
+        )
     # Keep the canonical order, so siamese runs before siamese_pairwise needs its time.
     args.methods = [method for method in METHODS if method in args.methods]
     return args

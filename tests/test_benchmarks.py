@@ -202,6 +202,17 @@ def test_accuracy_pairwise_needs_siamese(capsys):
     assert "add siamese to --methods" in capsys.readouterr().err
 
 
+def test_accuracy_image_size_capped(tmp_path, capsys):
+    from benchmarks.accuracy import parse_args
+
+    with pytest.raises(SystemExit) as raised:
+        parse_args(["--out", str(tmp_path / "out"), "--image-size", "100000", "100000"])
+
+    assert raised.value.code == 2
+    assert "at most 512 pixels a side" in capsys.readouterr().err
+    assert parse_args(["--out", str(tmp_path / "out"), "--image-size", "512", "512"]).image_size == [512, 512]
+
+
 def test_pair_batches_balanced():
     from benchmarks.pairwise import PairBatches
 
