@@ -21,6 +21,7 @@ from tqdm import tqdm
 from siamese.crops import input_size_of, prepare_face
 from siamese.detect import Detection, FaceDetector, as_photo, default_detector, largest_detection
 from siamese.files import relative_path_note
+from siamese.pathnames import check_utf8_path
 from siamese.gallery import UNKNOWN, Gallery, open_gallery, validate_name
 from siamese.photos import Photo
 
@@ -482,11 +483,15 @@ def prepare_enrollment(
     Args: as :func:`enroll`.
 
     Raises:
-        ValueError: no photos, or a photo has no face (the message names it).
+        ValueError: no photos, a photo has no face (the message names it), or a photo's file
+            name is not valid UTF-8, which the gallery cannot store.
         FileNotFoundError: a photo does not exist.
     """
     if not images:
         raise ValueError("Enrollment needs at least one photo; received none.")
+    for image in images:
+        if isinstance(image, (str, os.PathLike)):
+            check_utf8_path(image)
 
     faces, sources = [], []
     for image in tqdm(images, desc="Reading photos", unit="photo", disable=not progress or len(images) < 2):

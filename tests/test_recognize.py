@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 
 import cv2
 import numpy as np
@@ -492,6 +493,33 @@ def test_failed_first_enroll_no_gallery(model_dir, tmp_path, capsys):
     assert code == 2
     assert "Cannot read image" in capsys.readouterr().err
     assert not database.exists()
+
+
+def test_enroll_non_utf8_name_no_gallery(model_dir, tmp_path, capsys):
+    database = tmp_path / "gallery.db"
+    photo = tmp_path / os.fsdecode(b"bad\xffname.png")
+    _write_scene(tmp_path / "good.png", ["s38"], 1, seed=5)
+    os.rename(tmp_path / "good.png", photo)
+
+    code = main(["enroll", "bob", str(photo), "--gallery", str(database), "--model", str(model_dir / "model.keras")])
+
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "bad\\xffname.png is not valid UTF-8" in err
+    assert "Rename the file" in err
+    assert not database.exists()
+
+
+def test_cli_detect_json_escapes_bad_byte(tmp_path, capsys):
+    photo = tmp_path / os.fsdecode(b"bad\xffname.png")
+    _write_scene(tmp_path / "good.png", ["s38"], 1, seed=5)
+    os.rename(tmp_path / "good.png", photo)
+
+    assert main(["detect", str(photo), "--json", "--no-annotate"]) == 0
+
+    [result] = json.loads(capsys.readouterr().out)
+    assert result["path"] == str(tmp_path) + "/bad\\xffname.png"
+    assert len(result["faces"]) == 1
 
 
 def test_failed_enroll_keeps_gallery(model_dir, tmp_path, capsys):

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from siamese.commands.options import factor_above_one, positive_float, positive_int
 from siamese.distances import format_distance, format_threshold, json_distance
+from siamese.pathnames import display_path
 
 logger = logging.getLogger(__name__)
 
@@ -331,7 +332,7 @@ def run_detect(args: argparse.Namespace) -> int:
         photo = read_photo(path)
         detections = detector.detect(photo)
         results.append(
-            {"path": str(path), "faces": [{"box": list(d.box), "score": _rounded(d.score)} for d in detections]}
+            {"path": display_path(path), "faces": [{"box": list(d.box), "score": _rounded(d.score)} for d in detections]}
         )
 
         if annotated is not None:
@@ -452,7 +453,7 @@ def run_identify(args: argparse.Namespace) -> int:
             matches = recognizer.identify(photo, gallery, whole_image=args.whole_image)
             results.append(
                 {
-                    "path": str(path),
+                    "path": display_path(path),
                     "threshold": json_distance(threshold),
                     "faces": [
                         {
@@ -472,7 +473,7 @@ def run_identify(args: argparse.Namespace) -> int:
                 write_image(annotated[index], draw_faces(photo.bgr, [m.box for m in matches], labels, colours))
 
             if not args.json:
-                print(f"{path}: {len(matches)} face(s)")
+                print(f"{display_path(path)}: {len(matches)} face(s)")
                 for m in matches:
                     detail = f"distance {format_distance(m.distance)}"
                     if m.name == UNKNOWN:
