@@ -11,6 +11,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+#: Lock file that a running command holds in its output folder (see
+#: :func:`siamese.run_folder.lock_output_folder`). The checks for an empty folder ignore it.
+LOCK_FILE = ".siamese.lock"
+
 #: errno values of a write that the target's file system rejects as a whole, whichever file it is.
 STORAGE_ERRNOS = (errno.EROFS, errno.ENOSPC, errno.EDQUOT)
 
@@ -182,7 +186,7 @@ def check_output_dir(path: str | os.PathLike, overwrite: bool = False) -> Path:
     blocking = _file_in_the_way(path)
     if blocking is not None:
         raise NotADirectoryError(f"Output path {path} lies under {blocking}, which is a file; choose another --out.")
-    if path.is_dir() and any(path.iterdir()) and not overwrite:
+    if path.is_dir() and any(entry.name != LOCK_FILE for entry in path.iterdir()) and not overwrite:
         raise FileExistsError(
             f"Output folder {path} already contains files from an earlier run; choose a new --out "
             f"folder or pass --overwrite to replace them."

@@ -7,12 +7,16 @@ rejected ``--out`` or a missing data folder is reported within about a second, a
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from siamese.download import needs_download
-from siamese.files import check_output_dir
+from siamese.files import LOCK_FILE, check_output_dir, explain_storage_errors, make_folder
 
 #: Folder of the checkpoint inside a ``siamese train`` output folder.
 CHECKPOINT_FOLDER = "checkpoint"
@@ -34,8 +38,55 @@ def stopped_before_first_epoch(out_dir: Path) -> bool:
     """
     if not out_dir.is_dir():
         return False
-    entries = {entry.name for entry in out_dir.iterdir()}
+    entries = {entry.name for entry in out_dir.iterdir()} - {LOCK_FILE}
     return "config.json" in entries and entries <= {"config.json", CHECKPOINT_FOLDER}
+
+
+@contextmanager
+def lock_output_folder(out_dir: str | os.PathLike, command: str = "siamese train") -> Iterator[Path]:
+    """Hold an exclusive lock on ``out_dir`` while the block runs, so two commands never share it.
+
+    The lock is ``fcntl.flock`` on ``out_dir/.siamese.lock``, which also stores the holder's
+    process id. The operating system releases it when the process exits, even after a crash
+    or SIGKILL, so a stale lock file never blocks a later run. ``out_dir`` is created if it is
+    missing, and removed again on exit when nothing but the lock file was written into it.
+
+    Raises:
+        FileExistsError: another process holds the lock; the message names its process id.
+    """
+    out_dir = make_folder(out_dir)
+    path = out_dir / LOCK_FILE
+    with explain_storage_errors(path):
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as error:
+            if error.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                raise
+            holder = os.pread(descriptor, 32, 0).decode("ascii", "replace").strip() or "unknown"
+            raise FileExistsError(
+                f"Another {command} is using {out_dir} (pid {holder}). Wait for it to finish, stop "
+                f"it, or choose another --out folder."
+            ) from None
+        os.ftruncate(descriptor, 0)
+        os.pwrite(descriptor, f"{os.getpid()}\n".encode("ascii"), 0)
+        try:
+            yield out_dir
+        finally:
+            _remove_if_only_lock(out_dir)
+    finally:
+        os.close(descriptor)  # releases the lock
+
+
+def _remove_if_only_lock(out_dir: Path) -> None:
+    """Delete ``out_dir`` when it contains nothing but the lock file, as when bad input stopped the run."""
+    try:
+        if {entry.name for entry in out_dir.iterdir()} == {LOCK_FILE}:
+            (out_dir / LOCK_FILE).unlink()
+            out_dir.rmdir()
+    except OSError:
+        pass  # a file written meanwhile, or a read-only folder, keeps the folder as it is
 
 
 def check_training_folders(

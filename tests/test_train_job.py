@@ -279,3 +279,83 @@ def test_training_time_description(restored, session, expected):
     from siamese.training import describe_training_time
 
     assert describe_training_time(restored, 6, session, 12.5) == expected
+
+
+HOLD_LOCK = """
+import sys, time
+from siamese.run_folder import lock_output_folder
+with lock_output_folder(sys.argv[1]):
+    print("locked", flush=True)
+    time.sleep(60)
+"""
+
+
+@pytest.fixture
+def held_lock(tmp_path):
+    """Hold the lock on ``tmp_path / "run"`` in another process; yields ``(folder, pid)``."""
+    folder = tmp_path / "run"
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(folder)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        yield folder, holder.pid
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_lock_rejects_second_process(held_lock):
+    from siamese.run_folder import lock_output_folder
+
+    folder, pid = held_lock
+
+    with pytest.raises(FileExistsError) as caught:
+        with lock_output_folder(folder):
+            pass
+
+    assert f"Another siamese train is using {folder} (pid {pid})" in str(caught.value)
+
+
+def test_train_rejects_locked_out(held_lock, att_dir, capsys):
+    from siamese import cli
+
+    folder, pid = held_lock
+
+    status = cli.main(["train", "--data", str(att_dir), "--out", str(folder), "--overwrite"])
+
+    assert status == 2
+    assert f"(pid {pid})" in capsys.readouterr().err
+
+
+def test_lock_released_when_holder_dies(held_lock):
+    from siamese.run_folder import lock_output_folder
+
+    folder, pid = held_lock
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+
+    with lock_output_folder(folder) as locked:
+        assert (locked / ".siamese.lock").read_text() == f"{os.getpid()}\n"
+
+
+def test_lock_leaves_no_empty_folder(tmp_path):
+    from siamese.run_folder import lock_output_folder
+
+    with pytest.raises(ValueError):
+        with lock_output_folder(tmp_path / "run"):
+            raise ValueError("bad data")
+
+    assert not (tmp_path / "run").exists()
+
+
+def test_lock_file_not_counted(tmp_path):
+    from siamese.files import check_output_dir
+    from siamese.run_folder import lock_output_folder, stopped_before_first_epoch
+
+    folder = tmp_path / "run"
+    with lock_output_folder(folder):
+        assert check_output_dir(folder) == folder
+        (folder / "config.json").write_text("{}")
+        assert stopped_before_first_epoch(folder)
+
+    assert (folder / ".siamese.lock").is_file()
+    assert stopped_before_first_epoch(folder)

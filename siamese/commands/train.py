@@ -45,6 +45,14 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from siamese.run_folder import lock_output_folder
+
+    # Two commands training into one --out would overwrite each other's checkpoints.
+    with lock_output_folder(args.out):
+        return _train(args)
+
+
+def _train(args: argparse.Namespace) -> int:
     from siamese.data import att_dir_and_source
     from siamese.run_folder import check_training_folders
 
