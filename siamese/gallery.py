@@ -575,7 +575,7 @@ def database_error(path: Path, error: sqlite3.Error) -> ValueError:
     Only SQLite's codes for a damaged file, or a missing table or column, advise enrolling
     again. A full disk, an I/O error or missing permissions leave the gallery unchanged.
     """
-    text = str(error)
+    text = _printable(str(error))
     name = error_name(error)
     if is_busy(error):
         return ValueError(f"The gallery {path} is in use by another process ({text}); try again when it has finished.")
@@ -587,6 +587,20 @@ def database_error(path: Path, error: sqlite3.Error) -> ValueError:
         f"Failed to use the gallery {path}: {text} ({name}). The gallery is unchanged. Check the free disk "
         f"space and the permissions of the file and its folder, then try again."
     )
+
+
+def _printable(text: str, max_length: int = 100) -> str:
+    """Return ``text`` with unprintable and replacement characters (U+FFFD) as ``?``, cut to ``max_length``.
+
+    SQLite quotes the stored text in some errors, such as a damaged vector that is not UTF-8,
+    and those bytes would garble the terminal.
+    """
+    cleaned = "".join(
+        character if character.isprintable() and character != "\ufffd" else "?" for character in text
+    )
+    if len(cleaned) > max_length:
+        cleaned = cleaned[: max_length - 1] + "…"
+    return cleaned
 
 
 def _format_box(box) -> str | None:

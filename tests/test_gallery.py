@@ -433,6 +433,8 @@ def test_damaged_gallery_named_with_fix(gallery_path, gallery, statements):
             reopened.search(np.array([1.0, 0.0]))
     assert str(gallery_path) in str(error.value)
     assert str(error.value).count("re-enroll") == 1
+    assert str(error.value).isprintable()
+    assert "\ufffd" not in str(error.value)
 
 
 def test_non_finite_stored_vector_rejected(gallery_path, gallery):
