@@ -2,7 +2,8 @@
 
 Each subcommand lives in a module of :mod:`siamese.commands` that exposes
 ``register(subparsers)``. This module only assembles them and turns expected errors into a
-one-line message and exit status 2.
+one-line message and exit status 2. Unexpected errors print their traceback and also exit with
+status 2, because ``siamese verify`` reserves status 1 for "different people".
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import importlib
 import logging
 import os
 import sys
+import traceback
 
 from siamese import __version__
 from siamese.files import WriteFailedError
@@ -28,6 +30,10 @@ COMMAND_MODULES = (
 #: FFmpeg's AV_LOG_QUIET. OpenCV reads OPENCV_FFMPEG_LOGLEVEL once, when its FFmpeg backend
 #: first opens a file (cap_ffmpeg_impl.hpp, OpenCV 4.x and 5.1).
 FFMPEG_QUIET = "-8"
+
+#: Exit status of every failed command, for bad input and for bugs alike. Python's own status
+#: for an uncaught exception, 1, would read as the verdict "different people" of `siamese verify`.
+ERROR_STATUS = 2
 
 # Errors that bad input raises on purpose; anything else is a bug and keeps its traceback.
 # WriteFailedError is a read-only, full or over-quota disk under an output path.
@@ -170,10 +176,15 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.handler(args) or 0)
     except USER_ERRORS as error:
         print(f"{command}: error: {error}", file=sys.stderr)
-        return 2
+        return ERROR_STATUS
     except KeyboardInterrupt:
         print(interrupted_message(command, args), file=sys.stderr)
         return 130
+    except Exception as error:
+        traceback.print_exc()
+        print(f"{command}: internal error: {type(error).__name__}: {error}. This is a bug in siamese; "
+              f"please report it with the traceback above.", file=sys.stderr)
+        return ERROR_STATUS
 
 
 def interrupted_message(command: str, args: argparse.Namespace) -> str:

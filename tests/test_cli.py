@@ -60,12 +60,31 @@ def test_unknown_option_before_subcommand_blames_siamese(capsys):
     assert "siamese detect" not in err
 
 
-@pytest.mark.parametrize("value", ["1", "0.9", "inf", "x"])
-def test_scale_factor_must_exceed_one(value, capsys):
+@pytest.mark.parametrize("value", ["1", "0.9", "1.00001", "1.049", "inf", "x"])
+def test_scale_factor_below_minimum(value, capsys):
     with pytest.raises(SystemExit):
         main(["detect", "photo.jpg", "--scale-factor", value])
 
-    assert "--scale-factor: expected a number greater than 1" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "--scale-factor: expected a number of at least 1.05" in err
+    assert f"received {value!r}" in err
+
+
+def test_crash_exits_with_error_status(monkeypatch, capsys):
+    # verify exits with 1 for "different people", so a bug must not exit with Python's 1.
+    import siamese.commands.faces as faces
+
+    def crash(args):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(faces, "run_verify", crash)
+
+    code = main(["verify", "a.jpg", "b.jpg"])
+
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "Traceback" in err
+    assert "siamese verify: internal error: RuntimeError: boom" in err
 
 
 def test_runtime_error_names_nested_action(tmp_path, capsys):

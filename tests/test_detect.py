@@ -272,6 +272,8 @@ def test_cascade_unavailable_names_fix(monkeypatch):
     "kwargs",
     [
         {"scale_factor": 1.0},
+        {"scale_factor": 1.00001},
+        {"scale_factor": 1.049},
         {"scale_factor": float("inf")},
         {"min_neighbors": -1},
         {"min_neighbors": 10**20},
@@ -282,6 +284,25 @@ def test_cascade_unavailable_names_fix(monkeypatch):
 def test_cascade_options_validated(kwargs):
     with pytest.raises(ValueError):
         HaarFaceDetector(**kwargs)
+
+
+def test_cascade_accepts_minimum_scale_factor():
+    assert HaarFaceDetector(scale_factor=1.05).scale_factor == 1.05
+
+
+def test_opencv_error_becomes_value_error():
+    class FailingCascade:
+        def detectMultiScale3(self, gray, **options):
+            raise cv2.error("OpenCV(5.1.0) alloc.cpp:73: error: (-4:Insufficient memory) Failed to allocate 339544004096 bytes")
+
+    detector = HaarFaceDetector()
+    detector._cascade = FailingCascade()
+    photo = photo_from_array(np.zeros((40, 40), np.uint8), source="tiny.png")
+
+    with pytest.raises(ValueError, match="could not detect faces in tiny.png") as caught:
+        detector.detect(photo)
+    assert "Failed to allocate" in str(caught.value)
+    assert "--scale-factor" in str(caught.value)
 
 
 def test_dnn_missing_model(tmp_path):

@@ -14,7 +14,7 @@ import os
 import re
 from pathlib import Path
 
-from siamese.commands.options import factor_above_one, positive_float, positive_int
+from siamese.commands.options import positive_float, positive_int
 from siamese.distances import format_distance, format_threshold, json_distance
 from siamese.pathnames import display_path
 
@@ -67,13 +67,31 @@ def _score_threshold(text: str) -> float | str:
     return value
 
 
+def _scale_factor(text: str) -> float:
+    """Parse ``--scale-factor``: a finite number of at least :data:`siamese.detect.MIN_SCALE_FACTOR`."""
+    from siamese.detect import MIN_SCALE_FACTOR
+
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not MIN_SCALE_FACTOR <= value < float("inf"):
+        raise argparse.ArgumentTypeError(
+            f"expected a number of at least {MIN_SCALE_FACTOR}, such as 1.1; received {text!r}. Smaller "
+            f"steps make OpenCV's image pyramid too large, so pass {MIN_SCALE_FACTOR} or more."
+        )
+    return value
+
+
 def _add_detector_options(
     parser: argparse.ArgumentParser,
     whole_image: bool = True,
     whole_image_help: str = WHOLE_IMAGE_HELP,
     haar_score_default: str = "keep every face",
 ) -> None:
-    from siamese.detect import DEFAULT_MIN_NEIGHBORS, DEFAULT_MIN_SIZE, DEFAULT_SCALE_FACTOR, DEFAULT_SCORE_THRESHOLD
+    from siamese.detect import (
+        DEFAULT_MIN_NEIGHBORS, DEFAULT_MIN_SIZE, DEFAULT_SCALE_FACTOR, DEFAULT_SCORE_THRESHOLD, MIN_SCALE_FACTOR,
+    )
 
     group = parser.add_argument_group("face detection")
     group.add_argument(
@@ -95,11 +113,11 @@ def _add_detector_options(
     )
     group.add_argument(
         "--scale-factor",
-        type=factor_above_one,
+        type=_scale_factor,
         metavar="FACTOR",
         default=DEFAULT_SCALE_FACTOR,
-        help="Haar image-pyramid step, greater than 1; smaller finds more faces but runs slower "
-        "(default: %(default)s)",
+        help=f"Haar image-pyramid step, at least {MIN_SCALE_FACTOR}; smaller finds more faces but runs "
+        "slower (default: %(default)s)",
     )
     group.add_argument(
         "--min-neighbors",
