@@ -26,8 +26,8 @@ from siamese.annotate import KNOWN_COLOUR, UNKNOWN_COLOUR, draw_faces
 from siamese.distances import format_distance, json_distance
 from siamese.files import make_folder
 from siamese.gallery import UNKNOWN, Gallery
+from siamese.outputs import check_not_inputs, path_exists, protected_inputs
 from siamese.photos import default_file_mode, photo_from_array
-from siamese.recognize import METRICS_FILE
 
 logger = logging.getLogger(__name__)
 
@@ -50,18 +50,9 @@ def parse_source(text: str | int | os.PathLike) -> int | Path:
     if isinstance(text, int):
         return text
     text = str(text)
-    if text.isascii() and text.isdigit() and not _exists(Path(text)):
+    if text.isascii() and text.isdigit() and not path_exists(Path(text)):
         return int(text)
     return Path(text).expanduser()
-
-
-def _exists(path: Path) -> bool:
-    """Return ``path.exists()``, or False when the name is too long to look up."""
-    try:
-        return path.exists()
-    except OSError:
-        return False
-
 
 
 def open_capture(source: int | str | os.PathLike) -> cv2.VideoCapture:
@@ -410,33 +401,18 @@ def process_video(
 
 def _check_output_paths(outputs: list[Path], source, gallery: Gallery, recognizer) -> None:
     """Reject outputs that would replace the input video, the gallery, the model or each other."""
-    protected = {}
-    if isinstance(parse_source(source), Path):
-        protected[Path(source).resolve()] = f"the input video {source}"
-    if getattr(gallery, "path", None) is not None:
-        protected[Path(gallery.path).resolve()] = f"the gallery {gallery.path}"
-        # SQLite keeps a rollback journal (or a write-ahead log) beside the gallery and deletes
-        # or replays it on the next open, which would destroy an output of the same name.
-        # SQLite names them after the real file, so a gallery given as a link counts twice.
-        for base in {Path(gallery.path), Path(gallery.path).resolve()}:
-            for suffix in ("-journal", "-wal", "-shm"):
-                companion = Path(f"{base}{suffix}")
-                protected[companion.resolve()] = f"the gallery's SQLite file {companion}"
-    if getattr(recognizer, "model_path", None) is not None:
-        model = Path(recognizer.model_path)
-        protected[model.resolve()] = f"the model {model}"
-        metrics = model.parent / METRICS_FILE
-        protected[metrics.resolve()] = f"the model's {metrics}"
+    sources = [(source, "input video")] if isinstance(parse_source(source), Path) else []
+    protected = protected_inputs(sources, getattr(gallery, "path", None), getattr(recognizer, "model_path", None))
 
     for path in outputs:
         if path.is_dir():
-            raise ValueError(f"The output path {path} is a folder; give a file name such as {path / 'clip.identify.jsonl'}.")
-        owner = protected.get(path.resolve())
-        if owner is not None:
-            raise ValueError(f"The output path {path} is {owner}, which the run would overwrite; choose another output.")
+            raise ValueError(
+                f"The output path '{path}' is a folder; give a file name such as '{path / 'clip.identify.jsonl'}'."
+            )
+    check_not_inputs(outputs, protected)
     if len(outputs) == 2 and outputs[0].resolve() == outputs[1].resolve():
         raise ValueError(
-            f"The annotated video and the per-frame JSON would both be written to {outputs[0]}; "
+            f"The annotated video and the per-frame JSON would both be written to '{outputs[0]}'; "
             f"give them different paths."
         )
 

@@ -440,7 +440,7 @@ def test_output_unwritable_image_rejected(photos, tmp_path, capsys, name):
     code = main(["detect", str(photos / "one_face_street.jpg"), "--output", str(tmp_path / name)])
 
     assert code == 2
-    assert f"{name} names a {name[-4:]} image" in capsys.readouterr().err
+    assert f"{name}' names a {name[-4:]} image" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())
 
 
@@ -576,3 +576,36 @@ def test_score_threshold_none_keeps_every_box(photos, capsys):
     assert len(json.loads(capsys.readouterr().out)[0]["faces"]) == SAMPLE_FACE_COUNTS["four_faces_group.jpg"]
     with pytest.raises(SystemExit):
         main(["detect", str(photos / "four_faces_group.jpg"), "--score-threshold", "nan"])
+
+
+def test_detect_rerun_numbers_outputs_and_crops(photos, tmp_path):
+    photo = photos / "one_face_street.jpg"
+    output, crops = tmp_path / "out", tmp_path / "crops"
+
+    for _ in range(2):
+        assert main(["detect", str(photo), "--output", str(output), "--crops", str(crops)]) == 0
+
+    assert sorted(path.name for path in output.iterdir()) == ["one_face_street.detect-2.jpg", "one_face_street.detect.jpg"]
+    assert sorted(path.name for path in crops.iterdir()) == ["one_face_street.face1-2.png", "one_face_street.face1.png"]
+
+
+def test_detect_explicit_output_replaced_with_warning(photos, tmp_path, caplog):
+    target = tmp_path / "keep.png"
+    target.write_bytes(b"earlier image")
+
+    with caplog.at_level(logging.WARNING):
+        code = main(["detect", str(photos / "one_face_street.jpg"), "--output", str(target)])
+
+    assert code == 0
+    assert target.read_bytes() != b"earlier image"
+    assert f"Replacing the existing '{target}'" in caplog.text
+
+
+def test_detect_crops_folder_not_input(photos, tmp_path, capsys):
+    copy = tmp_path / "face.jpg"
+    copy.write_bytes((photos / "one_face_street.jpg").read_bytes())
+
+    code = main(["detect", str(copy), "--no-annotate", "--crops", str(copy)])
+
+    assert code == 2
+    assert f"The output path '{copy}' is the input photo" in capsys.readouterr().err

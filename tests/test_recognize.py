@@ -622,3 +622,43 @@ def test_cli_missing_model(tmp_path, capsys):
 
     assert code == 2
     assert "siamese train" in capsys.readouterr().err
+
+
+def test_identify_cli_never_writes_over_inputs(model_dir, tmp_path, capsys):
+    model = str(model_dir / "model.keras")
+    database = tmp_path / "gallery.jpg"  # a gallery whose name looks like an image
+    enroll_photo = tmp_path / "s37_1.png"
+    _write_scene(enroll_photo, ["s37"], 1, seed=1)
+    query = tmp_path / "query.jpg"
+    _write_scene(query, ["s37"], 4, seed=2)
+    assert main(["enroll", "s37", str(enroll_photo), "--gallery", str(database), "--model", model]) == 0
+    gallery_bytes = database.read_bytes()
+    capsys.readouterr()
+
+    for output in (database, tmp_path / "gallery.jpg-journal", model_dir / "metrics.json"):
+        code = main(["identify", str(query), "--gallery", str(database), "--model", model, "--output", str(output)])
+
+        assert code == 2
+        assert f"The output path '{output}' is the " in capsys.readouterr().err
+    assert database.read_bytes() == gallery_bytes
+    assert not (tmp_path / "gallery.jpg-journal").exists()
+
+
+def test_identify_cli_numbers_existing_outputs(model_dir, tmp_path, capsys):
+    model = str(model_dir / "model.keras")
+    database = str(tmp_path / "gallery.db")
+    enroll_photo = tmp_path / "s37_1.png"
+    _write_scene(enroll_photo, ["s37"], 1, seed=1)
+    query = tmp_path / "query.jpg"
+    _write_scene(query, ["s37"], 4, seed=2)
+    assert main(["enroll", "s37", str(enroll_photo), "--gallery", database, "--model", model]) == 0
+    output = tmp_path / "out"
+    output.mkdir()
+    (output / "query.identify.jpg").write_bytes(b"earlier result")
+
+    for _ in range(2):
+        assert main(["identify", str(query), "--gallery", database, "--model", model, "--output", str(output)]) == 0
+
+    assert (output / "query.identify.jpg").read_bytes() == b"earlier result"
+    assert (output / "query.identify-2.jpg").is_file()
+    assert (output / "query.identify-3.jpg").is_file()

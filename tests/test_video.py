@@ -483,7 +483,7 @@ def test_video_explicit_output_replaced_with_warning(recognizer, clip, gallery_p
 
     assert len(frames.read_text().splitlines()) == 1
     assert frames.read_text() != "earlier\n"
-    assert f"Replacing the existing {frames}" in caplog.text
+    assert f"Replacing the existing '{frames}'" in caplog.text
 
 
 @pytest.mark.slow

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from siamese.commands.options import positive_float, positive_int
 from siamese.distances import format_distance, format_threshold, json_distance
+from siamese.outputs import check_not_inputs, numbered_stem, path_exists, protected_inputs, unused_path, warn_if_replacing
 from siamese.pathnames import display_path
 
 logger = logging.getLogger(__name__)
@@ -206,11 +207,15 @@ def _check_photos_exist(paths: list[str]) -> list[Path]:
     return photos
 
 
-def _annotated_paths(photos: list[Path], output: str, tag: str) -> list[Path]:
+def _annotated_paths(photos: list[Path], output: str, tag: str, protected: dict[Path, str]) -> list[Path]:
     """Choose one output path per photo, never an input path and never the same twice.
 
     ``output`` is a folder, or a file name (with an image suffix) when there is one photo. An
     existing folder, or a path ending in a slash, counts as a folder whatever its name ends in.
+    In a folder each photo gets ``PHOTO.TAG.jpg`` (or ``.png``), numbered ``PHOTO.TAG-2.jpg``
+    and so on when that name is taken, so earlier results are kept. A file name given as
+    ``output`` is replaced with a warning. ``protected`` maps input paths to descriptions (see
+    :func:`siamese.outputs.protected_inputs`); an output there raises ValueError.
     """
     from siamese.photos import COLOUR_SUFFIXES, colour_suffix
 
@@ -221,29 +226,38 @@ def _annotated_paths(photos: list[Path], output: str, tag: str) -> list[Path]:
     if not is_folder and image_type.startswith("image/") and target.suffix.lower() not in COLOUR_SUFFIXES:
         # Without this check such a name would be taken as a folder.
         raise ValueError(
-            f"--output {output} names a {target.suffix} image, which siamese does not write. End "
+            f"--output '{output}' names a {target.suffix} image, which siamese does not write. End "
             f"the file name in .jpg or .png, or end the path with / for a folder."
         )
     is_file_name = target.suffix.lower() in COLOUR_SUFFIXES and not is_folder
     if is_file_name and len(photos) > 1:
         raise ValueError(
-            f"--output {target} is an image file name, but {len(photos)} photos were given; pass "
+            f"--output '{target}' is an image file name, but {len(photos)} photos were given; pass "
             f"a folder for several photos."
         )
     if is_file_name:
         paths = [target]
     else:
+        # A folder named like an input, such as the gallery's -journal file, would block it.
+        check_not_inputs([target], protected)
         if target.exists() and not target.is_dir():
             raise NotADirectoryError(
-                f"--output {target} is a file; pass a folder for several photos, or one image "
+                f"--output '{target}' is a file; pass a folder for several photos, or one image "
                 f"file name ending in .jpg or .png for a single photo."
             )
         paths = []
         for photo in photos:
-            paths.append(_unused_path(target, f"{photo.stem}.{tag}", colour_suffix(photo), paths))
+            paths.append(unused_path(target, f"{photo.stem}.{tag}", colour_suffix(photo), paths))
 
-    _check_not_inputs(paths, photos)
+    check_not_inputs(paths, protected)
+    if is_file_name:
+        warn_if_replacing(target)
     return paths
+
+
+def _photo_inputs(photos: list[Path]) -> list[tuple[Path, str]]:
+    """Return ``(photo, "input photo")`` pairs for :func:`siamese.outputs.protected_inputs`."""
+    return [(photo, "input photo") for photo in photos]
 
 
 def _log_annotated(photos: list[Path], annotated: list[Path]) -> None:
@@ -251,23 +265,6 @@ def _log_annotated(photos: list[Path], annotated: list[Path]) -> None:
     do not say which photo they came from."""
     pairs = ", ".join(f"{photo} -> {path}" for photo, path in zip(photos, annotated))
     logger.info("Annotated images: %s", pairs)
-
-
-def _unused_path(folder: Path, stem: str, suffix: str, taken_paths: list[Path]) -> Path:
-    """Return ``folder/stem+suffix``, numbered ``stem-2``, ``stem-3`` … when already in ``taken_paths``."""
-    candidate = folder / f"{stem}{suffix}"
-    counter = 2
-    while candidate in taken_paths:
-        candidate = folder / f"{stem}-{counter}{suffix}"
-        counter += 1
-    return candidate
-
-
-def _check_not_inputs(paths: list[Path], photos: list[Path]) -> None:
-    inputs = {photo.resolve() for photo in photos}
-    for path in paths:
-        if path.resolve() in inputs:
-            raise ValueError(f"The output {path} would overwrite an input photo; choose another output folder.")
 
 
 def _progress(items, description: str):
@@ -306,8 +303,9 @@ def _register_detect(subparsers) -> None:
         "--output",
         metavar="PATH",
         default=DEFAULT_OUTPUT_DIR,
-        help="folder for annotated copies named PHOTO.detect.jpg (or .png), or an image file name "
-        "for a single photo; inputs are never overwritten (default: %(default)s)",
+        help="folder for annotated copies named PHOTO.detect.jpg (or .png), numbered PHOTO.detect-2.jpg "
+        "when taken, or an image file name for a single photo, replaced if it exists; inputs are never "
+        "overwritten (default: %(default)s)",
     )
     parser.add_argument("--no-annotate", action="store_true", help="write no annotated images")
     parser.add_argument(
@@ -336,14 +334,21 @@ def run_detect(args: argparse.Namespace) -> int:
         )
     photos = _check_photos_exist(args.photos)
     detector = _make_detector(args)
-    annotated = None if args.no_annotate else _annotated_paths(photos, args.output, "detect")
-    crop_paths: list[Path] = []
-    input_size = None
+    model_path = None
     if args.crops and args.model:
-        from siamese.model import embedding_network_of, load_model
         from siamese.recognize import resolve_model_path
 
-        input_size = input_size_of(embedding_network_of(load_model(resolve_model_path(args.model))))
+        model_path = resolve_model_path(args.model)
+    protected = protected_inputs(_photo_inputs(photos), model=model_path)
+    annotated = None if args.no_annotate else _annotated_paths(photos, args.output, "detect", protected)
+    if args.crops:
+        check_not_inputs([Path(args.crops).expanduser()], protected)
+    crop_paths: list[Path] = []
+    input_size = None
+    if model_path is not None:
+        from siamese.model import embedding_network_of, load_model
+
+        input_size = input_size_of(embedding_network_of(load_model(model_path)))
 
     results = []
     for index, path in enumerate(_progress(photos, "Detecting")):
@@ -362,8 +367,8 @@ def run_detect(args: argparse.Namespace) -> int:
                     crop = np.round(prepare_face(photo, detection.box, input_size)[..., 0] * 255).astype(np.uint8)
                 else:
                     crop = cut_region(photo.bgr, face_frame(detection.box))
-                crop_paths.append(_unused_path(Path(args.crops), f"{path.stem}.face{number}", ".png", crop_paths))
-                _check_not_inputs(crop_paths[-1:], photos)
+                crop_paths.append(unused_path(Path(args.crops).expanduser(), f"{path.stem}.face{number}", ".png", crop_paths))
+                check_not_inputs(crop_paths[-1:], protected)
                 write_image(crop_paths[-1], crop)
 
     if args.json:
@@ -443,8 +448,9 @@ def _register_identify(subparsers) -> None:
         "--output",
         metavar="PATH",
         default=DEFAULT_OUTPUT_DIR,
-        help="folder for annotated copies named PHOTO.identify.jpg (or .png), or an image file "
-        "name for a single photo; inputs are never overwritten (default: %(default)s)",
+        help="folder for annotated copies named PHOTO.identify.jpg (or .png), numbered "
+        "PHOTO.identify-2.jpg when taken, or an image file name for a single photo, replaced if it "
+        "exists; inputs are never overwritten (default: %(default)s)",
     )
     parser.add_argument("--no-annotate", action="store_true", help="write no annotated images")
     parser.add_argument("--json", action="store_true", help="print one JSON list with an object per photo")
@@ -459,9 +465,10 @@ def run_identify(args: argparse.Namespace) -> int:
     from siamese.photos import read_photo, write_image
 
     photos = _check_photos_exist(args.photos)
-    annotated = None if args.no_annotate else _annotated_paths(photos, args.output, "identify")
     recognizer = _make_recognizer(args)
     recognizer.require_threshold()
+    protected = protected_inputs(_photo_inputs(photos), gallery=Path(args.gallery).expanduser(), model=recognizer.model_path)
+    annotated = None if args.no_annotate else _annotated_paths(photos, args.output, "identify", protected)
 
     threshold = recognizer.require_identify_threshold()
     results = []
@@ -619,9 +626,9 @@ def _video_output_paths(args: argparse.Namespace, source: int | Path) -> tuple[P
 
     number = 1
     while True:
-        name = f"{stem}.identify" if number == 1 else f"{stem}.identify-{number}"
+        name = numbered_stem(f"{stem}.identify", number)
         chosen = {suffix: folder / f"{name}{suffix}" for suffix in defaults}
-        if not any(_exists(path) for path in chosen.values()):
+        if not any(path_exists(path) for path in chosen.values()):
             break
         number += 1
     if number > 1:
@@ -630,17 +637,8 @@ def _video_output_paths(args: argparse.Namespace, source: int | Path) -> tuple[P
     for suffix, path in explicit.items():
         if path is not None:
             chosen[suffix] = Path(path).expanduser()
-            if chosen[suffix].is_file():
-                logger.warning("Replacing the existing %s, as given; pass another path to keep it.", chosen[suffix])
+            warn_if_replacing(chosen[suffix])
     return chosen.get(".avi"), chosen[".jsonl"]
-
-
-def _exists(path: Path) -> bool:
-    """Return ``path.exists()``, or False when the name is too long to look up, which the writer reports."""
-    try:
-        return path.exists()
-    except OSError:
-        return False
 
 
 def _plural(count: int, noun: str) -> str:
