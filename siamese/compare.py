@@ -393,6 +393,8 @@ def run_comparison(
     out = Path(out).expanduser()
     dataset = load_image_folder(data, image_size=settings.train_config.image_size)
     folds = split_folds(dataset, settings.folds)
+    for train_set, _ in folds:
+        settings.train_config.check_training_set(train_set.labels)
 
     config = settings.to_dict()
     config["dataset"] = dataset_fingerprint(dataset)

@@ -28,6 +28,21 @@ OPTIMIZER_DEFAULT_LEARNING_RATES = {
 }
 OPTIMIZERS = tuple(OPTIMIZER_DEFAULT_LEARNING_RATES)
 
+#: Largest batch, identities_per_batch × images_per_identity images. The in-batch contrastive
+#: loss compares every pair of a batch, so its distance matrices grow with the square of the
+#: batch: 1024 images make about a million pairs, and 1024 is already more than twice the 400
+#: images of all 40 AT&T people. A bound from the method, not from one machine's memory.
+MAX_BATCH_IMAGES = 1024
+#: Largest embedding_dim. Common face embeddings have 128 (FaceNet) to 512 (ArcFace) values,
+#: and the discriminant projection keeps at most 128 anyway. The embedding is also bounded by
+#: the flattened features it is projected from (see :func:`flattened_features`), because a
+#: linear layer cannot output more independent values than it reads.
+MAX_EMBEDDING_DIM = 4096
+#: Largest blended_identities. Blends are built in memory as blended_identities × 10 images of
+#: height × width float32 values (about 100 MB for 1000 at 56×46), and 1000 exceeds the 595
+#: distinct pairs of the 35 AT&T training people, so more blends would only repeat pairs.
+MAX_BLENDED_IDENTITIES = 1000
+
 
 def resolve_optimizer(name: str, learning_rate: float | None) -> tuple[str, float]:
     """Return the lower-case optimizer name and its initial learning rate.
@@ -133,6 +148,70 @@ class TrainConfig:
         if not isinstance(self.seed, (int, np.integer)) or not 0 <= self.seed < 2**32:
             raise ValueError(f"seed must be an integer from 0 to 2**32 - 1; received {self.seed!r}.")
         resolve_optimizer(self.optimizer, self.learning_rate)
+        self._check_sizes()
+
+    def _check_sizes(self) -> None:
+        """Raise ValueError for a batch, embedding or blend count above its upper bound."""
+        batch = self.identities_per_batch * self.images_per_identity
+        if batch > MAX_BATCH_IMAGES:
+            raise ValueError(
+                f"A batch of identities_per_batch ({self.identities_per_batch}) × images_per_identity "
+                f"({self.images_per_identity}) = {batch} images exceeds the maximum of {MAX_BATCH_IMAGES}, "
+                f"because the loss compares every pair of a batch. Lower --identities-per-batch or "
+                f"--images-per-identity."
+            )
+
+        features = flattened_features(self.image_size, self.widths)
+        max_dim = min(MAX_EMBEDDING_DIM, features)
+        if not isinstance(self.embedding_dim, (int, np.integer)) or not 1 <= self.embedding_dim <= max_dim:
+            raise ValueError(
+                f"embedding_dim (--embedding-dim) must be an integer from 1 to {max_dim}; received "
+                f"{self.embedding_dim!r}. The maximum is {MAX_EMBEDDING_DIM}, or the {features} "
+                f"flattened features of a {'x'.join(map(str, self.image_size))} input when fewer."
+            )
+
+        if self.blended_identities > MAX_BLENDED_IDENTITIES:
+            raise ValueError(
+                f"blended_identities (--blended-identities) must be at most {MAX_BLENDED_IDENTITIES}, "
+                f"because the blends are held in memory; received {self.blended_identities}."
+            )
+
+    def check_training_set(self, labels: np.ndarray) -> None:
+        """Raise ValueError when the batch settings ask for more than the training set contains.
+
+        Call it once the data is loaded and before training, so a bad value fails before any
+        large allocation and before anything is written.
+
+        Args:
+            labels: int ``(n,)`` identity label of each training image, blended identities
+                excluded (they are added during training).
+        """
+        identities, counts = np.unique(labels, return_counts=True)
+        available = len(identities) + self.blended_identities
+        if self.identities_per_batch > available:
+            raise ValueError(
+                f"identities_per_batch (--identities-per-batch) is {self.identities_per_batch}, but "
+                f"training has only {available} identities ({len(identities)} people and "
+                f"{self.blended_identities} blended). Pass at most {available}."
+            )
+
+        # People with fewer images than this are drawn with replacement, so their images repeat.
+        most_images = int(counts.max(initial=0))
+        if self.images_per_identity > most_images:
+            raise ValueError(
+                f"images_per_identity (--images-per-identity) is {self.images_per_identity}, but no "
+                f"training person has more than {most_images} images. Pass at most {most_images}."
+            )
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+
+def flattened_features(image_size: tuple[int, int], widths: tuple[int, ...]) -> int:
+    """Return the length of the network's flattened features for a ``(height, width)`` input.
+
+    Each convolution block ends in a 2×2 max pooling that halves both sides, rounding down.
+    """
+    blocks = len(widths)
+    channels = widths[-1] if widths else 1
+    return channels * (image_size[0] // 2**blocks) * (image_size[1] // 2**blocks)

@@ -125,12 +125,14 @@ def run_training_job(
     dataset = load_image_folder(data_dir, image_size=config.image_size)
     train_names, test_names, split = split_identities(dataset, config.seed)
     check_test_identities(dataset, test_names)
+    train_set, test_set = dataset.subset(train_names), dataset.subset(test_names)
+    # Checked before prepare_output_dir, so a batch that the data cannot fill writes no config.json.
+    config.check_training_set(train_set.labels)
     if not resuming:
         # Created only now, so that bad data leaves no empty run folder behind.
         out_dir = prepare_output_dir(out_dir, overwrite=overwrite)
         # A checkpoint of the run that --overwrite replaces must not be resumed later.
         checkpoint.delete()
-    train_set, test_set = dataset.subset(train_names), dataset.subset(test_names)
     logger.info(
         "Split: %s; %d training images of %d identities, %d test images of %d identities",
         split, len(train_set), len(train_names), len(test_set), len(test_names),

@@ -94,7 +94,12 @@ class IdentityBatches(keras.utils.PyDataset):
         self.dataset = dataset
         self.identities = identities
         self.members = {identity: np.flatnonzero(dataset.labels == identity) for identity in identities}
-        self.identities_per_batch = min(int(identities_per_batch), len(identities))
+        if identities_per_batch > len(identities):
+            raise ValueError(
+                f"identities_per_batch is {identities_per_batch}, but the training set has only "
+                f"{len(identities)} identities. Pass at most {len(identities)}."
+            )
+        self.identities_per_batch = int(identities_per_batch)
         self.images_per_identity = int(images_per_identity)
         self.steps = int(steps)
         self.seed = int(seed)
@@ -235,6 +240,7 @@ def train(
             f"Training images are {train_set.image_size} (height, width) but the config expects "
             f"{config.image_size}; load the data with image_size={config.image_size}."
         )
+    config.check_training_set(train_set.labels)
 
     fit_set = with_blended_identities(train_set, config)
     if config.blended_identities:

@@ -130,3 +130,10 @@ def test_cli_rejects_negative_count(capsys):
 
     assert stopped.value.code == 2
     assert "--blended-identities: expected 0 or a positive integer; received '-2'" in capsys.readouterr().err
+
+
+def test_batches_reject_more_identities_than_data():
+    from siamese.training import IdentityBatches
+
+    with pytest.raises(ValueError, match="identities_per_batch is 3, but the training set has only 2 identities"):
+        IdentityBatches(flat_dataset(), 3, 2, steps=1, seed=0, augmentation=None)

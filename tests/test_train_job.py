@@ -359,3 +359,62 @@ def test_lock_file_not_counted(tmp_path):
 
     assert (folder / ".siamese.lock").is_file()
     assert stopped_before_first_epoch(folder)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        # 16 × 65 = 1040 images, just above the 1024-image maximum; 16 × 64 = 1024 is accepted below.
+        ({"identities_per_batch": 16, "images_per_identity": 65}, r"= 1040 images exceeds the maximum of 1024"),
+        ({"embedding_dim": 4097}, "embedding_dim .* must be an integer from 1 to 4096; received 4097"),
+        # 16x16 input, 3 blocks: 2 × 2 pixels × 128 filters = 512 flattened features.
+        ({"image_size": (16, 16), "embedding_dim": 513}, "from 1 to 512; received 513"),
+        ({"blended_identities": 1001}, "must be at most 1000, .*received 1001"),
+    ],
+)
+def test_config_rejects_sizes_above_maximum(overrides, message):
+    from siamese.config import TrainConfig
+
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(**overrides)
+
+
+def test_config_accepts_sizes_at_maximum():
+    from siamese.config import TrainConfig
+
+    TrainConfig(identities_per_batch=16, images_per_identity=64)
+    TrainConfig(image_size=(16, 16), embedding_dim=512)
+    TrainConfig(blended_identities=1000)
+
+
+def test_training_set_check_names_data_limits():
+    import numpy as np
+
+    from siamese.config import TrainConfig
+
+    # Three people with 2, 3 and 1 images.
+    labels = np.array([0, 0, 1, 1, 1, 2])
+    TrainConfig(identities_per_batch=3, images_per_identity=3, blended_identities=0).check_training_set(labels)
+    TrainConfig(identities_per_batch=5, images_per_identity=2, blended_identities=2).check_training_set(labels)
+
+    with pytest.raises(ValueError, match=r"is 4, but training has only 3 identities \(3 people and 0 blended\)\. Pass at most 3"):
+        TrainConfig(identities_per_batch=4, blended_identities=0).check_training_set(labels)
+    with pytest.raises(ValueError, match="is 4, but no training person has more than 3 images. Pass at most 3"):
+        TrainConfig(identities_per_batch=3, images_per_identity=4, blended_identities=0).check_training_set(labels)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--images-per-identity", "11"], "no training person has more than 10 images"),
+        (["--identities-per-batch", "36", "--blended-identities", "0"], "training has only 35 identities"),
+    ],
+)
+def test_train_rejects_batch_above_data(options, message, att_dir, tmp_path):
+    out = tmp_path / "out"
+    result = run_cli("train", "--data", att_dir, "--out", out, "--no-download", *QUICK, *options, timeout=300)
+
+    assert result.returncode == 2
+    assert message in result.stderr
+    # No config.json is left behind to block the next command in --out.
+    assert not out.exists()

@@ -83,7 +83,7 @@ def image_size(text: str) -> tuple[int, int]:
 
 def add_training_options(parser: argparse.ArgumentParser, *, single_optimizer: bool = True) -> None:
     """Add the training settings of :class:`~siamese.training.TrainConfig` to ``parser``."""
-    from siamese.config import OPTIMIZERS, TrainConfig
+    from siamese.config import MAX_BATCH_IMAGES, MAX_BLENDED_IDENTITIES, MAX_EMBEDDING_DIM, OPTIMIZERS, TrainConfig
 
     defaults = TrainConfig()
     group = parser.add_argument_group("training")
@@ -109,16 +109,19 @@ def add_training_options(parser: argparse.ArgumentParser, *, single_optimizer: b
     group.add_argument("--margin", type=positive_float, default=defaults.margin, help="contrastive-loss margin (default: %(default)s)")
     group.add_argument(
         "--embedding-dim", type=positive_int, default=defaults.embedding_dim,
-        help="length of the embedding that the losses train (default: %(default)s). Unless "
-        "--no-projection is given, the discriminant projection sets the saved model's length",
+        help=f"length of the embedding that the losses train, at most {MAX_EMBEDDING_DIM} and at most the "
+        "network's flattened features (default: %(default)s). Unless --no-projection is given, "
+        "the discriminant projection sets the saved model's length",
     )
     group.add_argument(
         "--identities-per-batch", type=positive_int, default=defaults.identities_per_batch,
-        help="people per batch (default: %(default)s)",
+        help="people per batch, at most the training identities, blended ones included; a batch "
+        f"holds at most {MAX_BATCH_IMAGES} images (default: %(default)s)",
     )
     group.add_argument(
         "--images-per-identity", type=positive_int, default=defaults.images_per_identity,
-        help="images of each person per batch, at least 2 (default: %(default)s)",
+        help="images of each person per batch, from 2 to the maximum image count of a training person "
+        "(default: %(default)s)",
     )
     group.add_argument(
         "--identification-weight", type=non_negative_float, default=defaults.identification_weight,
@@ -133,7 +136,7 @@ def add_training_options(parser: argparse.ArgumentParser, *, single_optimizer: b
     group.add_argument(
         "--blended-identities", type=non_negative_int, default=defaults.blended_identities, metavar="N",
         help="synthetic training identities, each made of pixel averages of two training people's "
-        "images; 0 trains on the real people alone (default: %(default)s)",
+        f"images; 0 trains on the real people alone, at most {MAX_BLENDED_IDENTITIES} (default: %(default)s)",
     )
     group.add_argument("--no-augment", action="store_true", help="train without random augmentation")
     quiet_help = (
