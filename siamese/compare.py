@@ -30,7 +30,8 @@ from siamese.compare_run import RunSpec, RunTask
 from siamese.config import OPTIMIZER_DEFAULT_LEARNING_RATES, TrainConfig
 from siamese.data import FaceDataset, dataset_fingerprint, load_image_folder
 from siamese.evaluation import check_test_identities
-from siamese.files import make_folder, write_json
+from siamese.files import LOCK_FILE, make_folder, write_json
+from siamese.run_folder import lock_output_folder
 from siamese.splits import standard_split, subject_folds
 
 logger = logging.getLogger(__name__)
@@ -257,7 +258,7 @@ def prepare_out_folder(out: Path, config: dict) -> None:
                 path,
                 config.get("environment"),
             )
-    elif any(out.iterdir()):
+    elif any(entry.name != LOCK_FILE for entry in out.iterdir()):
         raise FileExistsError(
             f"{out} contains files but no config.json, so it is not a comparison folder; pass a new "
             f"or empty --out folder."
@@ -400,37 +401,39 @@ def run_comparison(
     config["dataset"] = dataset_fingerprint(dataset)
     config["data_folder"] = str(Path(data).expanduser().resolve())
     config["environment"] = environment_info()
-    prepare_out_folder(out, config)
+    # Two comparisons writing into one --out would mix their config.json, run files and report.
+    with lock_output_folder(out, "siamese compare"):
+        prepare_out_folder(out, config)
 
-    runs_dir = out / "runs"
-    plan = plan_runs(settings)
-    if jobs is None:
-        jobs = default_jobs(len(plan))
-    records = load_finished_runs(runs_dir, plan)
-    pending = [spec for spec in plan if spec.run_id not in records]
-    logger.info("%d of %d runs finished; %d to train", len(records), len(plan), len(pending))
+        runs_dir = out / "runs"
+        plan = plan_runs(settings)
+        if jobs is None:
+            jobs = default_jobs(len(plan))
+        records = load_finished_runs(runs_dir, plan)
+        pending = [spec for spec in plan if spec.run_id not in records]
+        logger.info("%d of %d runs finished; %d to train", len(records), len(plan), len(pending))
 
-    weights_by_seed = {}
-    tasks = []
-    for spec in pending:
-        if spec.seed not in weights_by_seed:
-            weights_by_seed[spec.seed] = build_initial_weights(settings.train_config, spec.seed)
-        train_set, test_set = folds[spec.fold]
-        tasks.append(RunTask(spec, run_config(settings, spec), train_set, test_set, weights_by_seed[spec.seed], runs_dir))
+        weights_by_seed = {}
+        tasks = []
+        for spec in pending:
+            if spec.seed not in weights_by_seed:
+                weights_by_seed[spec.seed] = build_initial_weights(settings.train_config, spec.seed)
+            train_set, test_set = folds[spec.fold]
+            tasks.append(RunTask(spec, run_config(settings, spec), train_set, test_set, weights_by_seed[spec.seed], runs_dir))
 
-    trained, failures = execute_tasks(tasks, jobs, progress, total=len(plan), already_done=len(records))
-    records.update(trained)
-    ordered = {spec.run_id: records[spec.run_id] for spec in plan if spec.run_id in records}
+        trained, failures = execute_tasks(tasks, jobs, progress, total=len(plan), already_done=len(records))
+        records.update(trained)
+        ordered = {spec.run_id: records[spec.run_id] for spec in plan if spec.run_id in records}
 
-    from siamese.compare_report import write_outputs
+        from siamese.compare_report import write_outputs
 
-    results, summary, report = write_outputs(out, settings, ordered, planned=len(plan))
-    if failures:
-        raise RunsFailedError(
-            f"{len(failures)} of {len(plan)} runs failed ({', '.join(failures)}); the others are stored "
-            f"in {runs_dir}. Run the same command again to retry the failed runs."
-        )
-    return ComparisonResult(out, ordered, results, summary, report, list(trained))
+        results, summary, report = write_outputs(out, settings, ordered, planned=len(plan))
+        if failures:
+            raise RunsFailedError(
+                f"{len(failures)} of {len(plan)} runs failed ({', '.join(failures)}); the others are stored "
+                f"in {runs_dir}. Run the same command again to retry the failed runs."
+            )
+        return ComparisonResult(out, ordered, results, summary, report, list(trained))
 
 
 def execute_tasks(

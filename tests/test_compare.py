@@ -406,6 +406,41 @@ def test_out_folder_of_train_run_rejected(att_dir, tmp_path):
     assert not (tmp_path / "runs").exists()
 
 
+def test_out_folder_locked_by_other_command(att_dir, tmp_path):
+    from siamese.compare import run_comparison
+    from siamese.run_folder import lock_output_folder
+
+    out = tmp_path / "out"
+    # flock locks belong to the open file, so a lock held here blocks a second open in this process too.
+    with lock_output_folder(out, "siamese compare"):
+        with pytest.raises(FileExistsError, match=r"Another siamese compare is using .* \(pid \d+\)"):
+            run_comparison(att_dir, out, tiny_settings(), progress=False)
+        assert not (out / "config.json").exists()
+        assert not (out / "runs").exists()
+
+
+def test_empty_folder_with_lock_file_accepted(tmp_path):
+    from siamese.compare import prepare_out_folder
+    from siamese.files import LOCK_FILE
+
+    (tmp_path / LOCK_FILE).write_text("123\n")
+
+    prepare_out_folder(tmp_path, {"optimizers": ["adam"]})
+
+    assert json.loads((tmp_path / "config.json").read_text()) == {"optimizers": ["adam"]}
+    assert (tmp_path / "runs").is_dir()
+
+
+def test_batch_above_data_writes_nothing(att_dir, tmp_path):
+    from siamese.compare import CompareSettings, run_comparison
+
+    settings = CompareSettings(optimizers=("adam",), seeds=(0,), train_config=TrainConfig(**{**TINY, "images_per_identity": 11}))
+
+    with pytest.raises(ValueError, match="no training person has more than 10 images"):
+        run_comparison(att_dir, tmp_path / "out", settings, progress=False)
+    assert not (tmp_path / "out").exists()
+
+
 def test_interrupted_comparison_keeps_finished_runs(att_dir, tmp_path, monkeypatch):
     from siamese import compare_run
     from siamese.compare import run_comparison
