@@ -27,6 +27,7 @@ from siamese.distances import format_distance, json_distance
 from siamese.files import make_folder
 from siamese.gallery import UNKNOWN, Gallery
 from siamese.outputs import check_not_inputs, path_exists, protected_inputs
+from siamese.pathnames import check_utf8_path, display_path
 from siamese.photos import default_file_mode, photo_from_array
 
 logger = logging.getLogger(__name__)
@@ -80,9 +81,11 @@ def open_capture(source: int | str | os.PathLike) -> cv2.VideoCapture:
     except OSError as error:
         raise ValueError(f"Cannot use {str(source)[:80]}… as a video path: {error.strerror}. Check the path.") from error
     if not exists:
-        raise FileNotFoundError(f"Video not found: {source}. Check the path, or pass a camera index such as 0.")
+        raise FileNotFoundError(f"Video not found: '{display_path(source)}'. Check the path, or pass a camera index such as 0.")
     if not source.is_file():
-        raise ValueError(f"Expected a video file; received the folder {source}.")
+        raise ValueError(f"Expected a video file; received the folder '{display_path(source)}'.")
+    # OpenCV 5.1 crashed with a segmentation fault on a file name that is not valid UTF-8.
+    check_utf8_path(source)
     capture = cv2.VideoCapture(str(source))
     if not capture.isOpened():
         capture.release()
@@ -351,6 +354,11 @@ def process_video(
         total = min(total, max_frames) if total > 0 else max_frames
 
     try:
+        width, height = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        if output_video is not None and width > 0 and height > 0:
+            # Checked before the progress bar starts, so the error is not printed after a bar.
+            # The first frame is checked again, because a camera may report no size.
+            _check_frame_size(output_video, width, height)
         outputs = _FrameOutputs(output_video, output_json, fps)
     except BaseException:
         capture.release()
@@ -499,14 +507,19 @@ def _process_frame(frame, index, fps, recognizer, gallery, tracker, whole_image)
     return record, annotated
 
 
-def _open_writer(temporary: Path, final: Path, fps: float, shape) -> cv2.VideoWriter:
-    height, width = shape[:2]
-    codec = VIDEO_CODECS[final.suffix.lower()]
-    if codec == "MJPG" and min(height, width) < MIN_MJPG_SIDE:
+def _check_frame_size(final: Path, width: int, height: int) -> None:
+    """Raise ValueError when ``width`` x ``height`` frames (pixels) are too small for ``final``'s codec."""
+    if VIDEO_CODECS[final.suffix.lower()] == "MJPG" and min(height, width) < MIN_MJPG_SIDE:
         raise ValueError(
             f"The frames are {width}x{height} pixels, too small to write as MJPG video (at least "
             f"{MIN_MJPG_SIDE} pixels a side). Write an .mp4 video instead, or pass --no-video."
         )
+
+
+def _open_writer(temporary: Path, final: Path, fps: float, shape) -> cv2.VideoWriter:
+    height, width = shape[:2]
+    codec = VIDEO_CODECS[final.suffix.lower()]
+    _check_frame_size(final, width, height)
     fourcc = cv2.VideoWriter_fourcc(*codec)
     writer = cv2.VideoWriter(str(temporary), fourcc, fps, (width, height))
     if not writer.isOpened():

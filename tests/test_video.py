@@ -537,3 +537,45 @@ def test_cli_hides_library_logs(tmp_path):
     assert quiet.returncode == 0, quiet.stderr
     assert quiet.stderr == ""
     assert "moov atom not found" in verbose.stderr
+
+
+def test_video_non_utf8_name_rejected(recognizer, gallery_path, tmp_path, capsys):
+    # OpenCV 5.1's VideoCapture crashed the process on such a name.
+    folder = os.fsencode(tmp_path)
+    path = Path(os.fsdecode(folder + b"/bad\xffname.avi"))
+    path.write_bytes(b"\x00" * 100)
+
+    code = main(["video", str(path), "--gallery", str(gallery_path), "--model", str(recognizer.model_path),
+                 "--output", str(tmp_path / "out"), "--no-show"])
+
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "bad\\xffname.avi is not valid UTF-8" in err
+    assert "Rename the file" in err
+
+
+def test_video_no_video_with_video_out_rejected(recognizer, clip, gallery_path, tmp_path, capsys):
+    path, _ = clip
+
+    code = main(["video", str(path), "--gallery", str(gallery_path), "--model", str(recognizer.model_path),
+                 "--no-video", "--video-out", str(tmp_path / "a.avi"), "--no-show"])
+
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "--no-video writes no annotated video, but --video-out" in err
+    assert not (tmp_path / "a.avi").exists()
+
+
+def test_video_tiny_frames_rejected_before_progress(recognizer, gallery_path, tmp_path, capsys):
+    path = tmp_path / "tiny.mp4"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), FPS, (5, 5))
+    writer.write(np.zeros((5, 5, 3), np.uint8))
+    writer.release()
+
+    code = main(["video", str(path), "--gallery", str(gallery_path), "--model", str(recognizer.model_path),
+                 "--output", str(tmp_path / "out"), "--no-show"])
+
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "too small to write as MJPG" in err
+    assert "Video:" not in err

@@ -263,7 +263,7 @@ def _photo_inputs(photos: list[Path]) -> list[tuple[Path, str]]:
 def _log_annotated(photos: list[Path], annotated: list[Path]) -> None:
     """Log each photo with its annotated copy, since numbered names such as ``5.identify-2.png``
     do not say which photo they came from."""
-    pairs = ", ".join(f"{photo} -> {path}" for photo, path in zip(photos, annotated))
+    pairs = ", ".join(f"{display_path(photo)} -> {display_path(path)}" for photo, path in zip(photos, annotated))
     logger.info("Annotated images: %s", pairs)
 
 
@@ -617,6 +617,10 @@ def _video_output_paths(args: argparse.Namespace, source: int | Path) -> tuple[P
     ``INPUT.identify.jsonl``, numbered together (``INPUT.identify-2.avi`` …) up to the first
     number under which none of them exists, so an earlier run's results are never replaced.
     """
+    if args.no_video and args.video_out is not None:
+        raise ValueError(
+            f"--no-video writes no annotated video, but --video-out '{args.video_out}' names one; drop one of the two."
+        )
     folder = Path(args.output).expanduser()
     stem = f"camera{source}" if isinstance(source, int) else source.stem
     explicit = {".avi": args.video_out, ".jsonl": args.json_out}
