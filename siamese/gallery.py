@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import errno
 import logging
 import os
 import sqlite3
@@ -28,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from siamese.files import make_folder
+from siamese.files import explain_storage_errors, make_folder, storage_error
 
 logger = logging.getLogger(__name__)
 
@@ -569,8 +570,27 @@ def is_busy(error: sqlite3.Error) -> bool:
     return "locked" in text or "busy" in text
 
 
-def database_error(path: Path, error: sqlite3.Error) -> ValueError:
+def is_storage_error(error: sqlite3.Error) -> bool:
+    """Return whether ``error`` means a full disk, a read-only file or folder, or an I/O error."""
+    name = error_name(error)
+    if name:
+        return name.startswith(("SQLITE_FULL", "SQLITE_READONLY", "SQLITE_IOERR", "SQLITE_CANTOPEN"))
+    text = str(error).lower()
+    return "disk is full" in text or "readonly" in text.replace(" ", "")
+
+
+def _remove_if_created(path: Path, created: bool) -> None:
+    """Delete the gallery file that this call created, so a failed creation leaves no empty file behind."""
+    if created:
+        with contextlib.suppress(OSError):
+            path.unlink()
+
+
+def database_error(path: Path, error: sqlite3.Error) -> ValueError | OSError:
     """Return a ValueError for a SQLite ``error`` on the gallery ``path`` that names the next step.
+
+    A full disk (SQLITE_FULL) gets the :class:`~siamese.files.WriteFailedError` of any other
+    output path instead, which reports the free space.
 
     Only SQLite's codes for a damaged file, or a missing table or column, advise enrolling
     again. A full disk, an I/O error or missing permissions leave the gallery unchanged.
@@ -579,8 +599,11 @@ def database_error(path: Path, error: sqlite3.Error) -> ValueError:
     name = error_name(error)
     if is_busy(error):
         return ValueError(f"The gallery {path} is in use by another process ({text}); try again when it has finished.")
+    if name.startswith("SQLITE_FULL") or (not name and "disk is full" in text.lower()):
+        # The same message as a full disk under any other output path, with the free space.
+        return storage_error(OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)), path)
     if name.startswith("SQLITE_READONLY") or (not name and "readonly" in text.replace(" ", "").lower()):
-        return ValueError(f"Cannot write to the gallery {path}: {text}. Check the permissions of the file and its folder.")
+        return ValueError(f"Cannot write to the gallery {path}: {text}. Check the permissions of the file and its folder, and that its file system is not mounted read-only.")
     if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")) or name == "SQLITE_ERROR" or not name:
         return ValueError(f"The gallery {path} is damaged ({text}); re-enroll everyone into a new gallery.")
     return ValueError(
@@ -646,7 +669,8 @@ def open_gallery(
         make_folder(path.parent)
         # Create the file ourselves so it is never readable by others, even for a moment.
         try:
-            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with explain_storage_errors(path):
+                descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:
             is_new = False  # another process created it first, and _initialise checks what it contains
         else:
@@ -658,11 +682,13 @@ def open_gallery(
         _initialise(connection, path, model_fingerprint, embedding_dim, create)
     except sqlite3.DatabaseError as error:
         connection.close()
-        if is_busy(error):
+        _remove_if_created(path, is_new)
+        if is_busy(error) or is_storage_error(error):
             raise database_error(path, error) from error
         raise ValueError(f"{path} is not a siamese gallery file: {error}.") from error
     except BaseException:
         connection.close()
+        _remove_if_created(path, is_new)
         raise
 
     if not is_new:

@@ -466,7 +466,7 @@ def test_sqlite_errors_say_what_to_do(tmp_path, message, advice):
 @pytest.mark.parametrize(
     "code_name, advice",
     [
-        ("SQLITE_FULL", "free disk space"),
+        ("SQLITE_FULL", "no space is left on the device"),
         ("SQLITE_IOERR_WRITE", "free disk space"),
         ("SQLITE_CANTOPEN", "permissions"),
         ("SQLITE_READONLY_DBMOVED", "Check the permissions"),
@@ -485,3 +485,70 @@ def test_sqlite_error_codes_decide_the_advice(tmp_path, code_name, advice):
     assert advice in message
     if code_name in ("SQLITE_FULL", "SQLITE_IOERR_WRITE", "SQLITE_CANTOPEN"):
         assert "re-enroll" not in message  # the gallery itself is fine
+
+
+def full_disk_error(tmp_path) -> sqlite3.OperationalError:
+    """Return SQLite's real "database or disk is full" error, from a database capped at one page."""
+    connection = sqlite3.connect(tmp_path / "capped.sqlite")
+    connection.execute("PRAGMA max_page_count = 1")
+    try:
+        connection.execute("CREATE TABLE t (x)")
+        connection.execute("CREATE TABLE u (x)")
+    except sqlite3.OperationalError as error:
+        return error
+    finally:
+        connection.close()
+    raise AssertionError("SQLite accepted a second table in a one-page database")
+
+
+def test_create_on_full_disk_explained(gallery_path, monkeypatch):
+    import errno
+
+    from siamese import gallery as gallery_module
+    from siamese.files import WriteFailedError
+
+    def full_disk(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(gallery_module.os, "open", full_disk)
+
+    with pytest.raises(WriteFailedError, match="no space is left on the device") as raised:
+        open_gallery(gallery_path, FINGERPRINT, embedding_dim=2, create=True)
+    assert raised.value.errno == errno.ENOSPC
+    assert str(gallery_path) in str(raised.value)
+
+
+def test_sqlite_full_disk_explained(gallery_path, tmp_path, monkeypatch):
+    import errno
+
+    from siamese import gallery as gallery_module
+    from siamese.files import WriteFailedError
+
+    error = full_disk_error(tmp_path)
+
+    def fail(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(gallery_module, "_initialise", fail)
+
+    with pytest.raises(WriteFailedError, match="no space is left on the device") as raised:
+        open_gallery(gallery_path, FINGERPRINT, embedding_dim=2, create=True)
+    assert raised.value.errno == errno.ENOSPC
+    # The empty file that the failed creation made is removed, so the next try starts clean.
+    assert not gallery_path.exists()
+
+
+def test_sqlite_readonly_explained(gallery, gallery_path):
+    from siamese.gallery import database_error
+
+    gallery.close()
+    connection = sqlite3.connect(f"file:{gallery_path}?mode=ro", uri=True)
+    try:
+        with pytest.raises(sqlite3.OperationalError) as raised:
+            connection.execute("CREATE TABLE t (x)")
+    finally:
+        connection.close()
+
+    message = str(database_error(gallery_path, raised.value))
+    assert message.startswith(f"Cannot write to the gallery {gallery_path}")
+    assert "mounted read-only" in message
