@@ -214,7 +214,7 @@ def default_cascade_path() -> Path:
 def _load_cascade(path: Path) -> "cv2.CascadeClassifier":
     if not path.is_file():
         raise FileNotFoundError(
-            f"Haar cascade file not found: {path}. Pass an existing cascade XML file, such as "
+            f"Haar cascade file not found: '{path}'. Pass an existing cascade XML file, such as "
             f"{DEFAULT_CASCADE} from the folder cv2.data.haarcascades."
         )
     classifier = cv2.CascadeClassifier()
@@ -271,7 +271,7 @@ class DnnFaceDetector:
         self.model_path = Path(model).expanduser()
         if not self.model_path.is_file():
             raise FileNotFoundError(
-                f"Face detection model not found: {self.model_path}. Download the YuNet ONNX "
+                f"Face detection model not found: '{self.model_path}'. Download the YuNet ONNX "
                 f"file (face_detection_yunet_2026may.onnx for OpenCV 5) from the OpenCV Zoo, or "
                 f"use the Haar detector."
             )

@@ -655,7 +655,7 @@ def open_gallery(
     """
     path = Path(path).expanduser()
     if path.is_dir():
-        raise ValueError(f"Expected a gallery file; received the folder {path}.")
+        raise ValueError(f"Expected a gallery file; received the folder '{path}'.")
     is_new = not path.exists()
     if is_new and not create:
         raise FileNotFoundError(

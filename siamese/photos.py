@@ -62,9 +62,9 @@ def read_photo(path: str | os.PathLike) -> Photo:
     """
     path = Path(path).expanduser()
     if not path.exists():
-        raise FileNotFoundError(f"Photo not found: {path}. Check the path and try again.")
+        raise FileNotFoundError(f"Photo not found: '{path}'. Check the path and try again.")
     if not path.is_file():
-        raise ValueError(f"Expected an image file; received the folder {path}.")
+        raise ValueError(f"Expected an image file; received the folder '{path}'.")
 
     try:
         with Image.open(path) as image:

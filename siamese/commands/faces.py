@@ -203,7 +203,7 @@ def _check_photos_exist(paths: list[str]) -> list[Path]:
     photos = [Path(path).expanduser() for path in paths]
     for photo in photos:
         if not photo.exists():
-            raise FileNotFoundError(f"Photo not found: {photo}. Check the path and try again.")
+            raise FileNotFoundError(f"Photo not found: '{photo}'. Check the path and try again.")
     return photos
 
 
