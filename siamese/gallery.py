@@ -401,6 +401,17 @@ class Gallery:
                 return int(person_id)
         return None
 
+    def stored_name(self, name: str) -> str | None:
+        """Return the spelling under which ``name`` is stored, in any Unicode normal form, or ``None``.
+
+        A gallery written before names were normalised may store ``José`` as ``e`` + U+0301,
+        so callers that compare names with :meth:`people` or :meth:`index` use this spelling.
+        """
+        person_id = self._find_person_id(name)
+        if person_id is None:
+            return None
+        return self._fetch_one("SELECT name FROM people WHERE id = ?", (person_id,))[0]
+
     def _person_id(self, name: str) -> int:
         person_id = self._find_person_id(name)
         if person_id is None:

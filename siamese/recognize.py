@@ -518,6 +518,8 @@ def store_enrollment(gallery: Gallery, name: str, prepared: PreparedFaces) -> li
 
     name = validate_name(name)
     with gallery.transaction():  # so that no other process stores the same photo meanwhile
+        # An older gallery may store the name in another Unicode form, as Gallery.add finds it.
+        name = gallery.stored_name(name) or name
         keep = _new_photos(gallery, name, prepared)
         if not keep:
             return []

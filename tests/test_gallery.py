@@ -209,6 +209,17 @@ def test_stored_decomposed_name_still_found(gallery_path, gallery):
         assert [person.name for person in reopened.people()] == ["Ren\u00e9"]
 
 
+def test_stored_name_gives_stored_spelling(gallery_path, gallery):
+    gallery.add("ada", np.array([[1.0, 0.0]]), ["a.jpg"])
+    gallery.close()
+    _tamper(gallery_path, "UPDATE people SET name = 'Jose\u0301'")
+
+    with open_gallery(gallery_path, FINGERPRINT) as reopened:
+        assert reopened.stored_name(" Jos\u00e9 ") == "Jose\u0301"
+        assert reopened.stored_name("Jose\u0301") == "Jose\u0301"
+        assert reopened.stored_name("Jose") is None
+
+
 def test_rename_to_same_name(gallery):
     gallery.add("ada", np.array([[1.0, 0.0]]), ["a.jpg"])
 

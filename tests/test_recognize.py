@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sqlite3
 
 import cv2
 import numpy as np
@@ -210,6 +211,22 @@ def test_same_photo_under_two_names_warns(recognizer, gallery, caplog):
     assert [person.name for person in gallery.people()] == ["Sam", "s37"]
     assert enroll(recognizer, gallery, " Sam ", [image], whole_image=True) == []  # now a repeat
     assert len(gallery) == 2
+
+
+def test_repeat_found_under_decomposed_name(recognizer, gallery, caplog):
+    image = read_att("s35", 1)
+    enroll(recognizer, gallery, "Jos\u00e9", [image], whole_image=True)
+    # A gallery written before names were normalised may store the decomposed spelling.
+    with sqlite3.connect(gallery.path) as connection:
+        connection.execute("UPDATE people SET name = 'Jose\u0301'")
+
+    with caplog.at_level(logging.WARNING):
+        stored = enroll(recognizer, gallery, "Jos\u00e9", [image], whole_image=True)
+
+    assert stored == []
+    assert "already enrolled as Jose\u0301." in caplog.text
+    assert "names" not in caplog.text
+    assert [(person.name, person.n_embeddings) for person in gallery.people()] == [("Jose\u0301", 1)]
 
 
 def test_repeat_check_inside_write_transaction(recognizer, gallery, monkeypatch):
