@@ -32,10 +32,14 @@ def is_utf8_path(path: str | os.PathLike) -> bool:
 
 
 def check_utf8_path(path: str | os.PathLike) -> None:
-    """Raise ValueError, naming the file with its bad bytes escaped, when ``path`` is not valid UTF-8."""
+    """Raise ValueError, naming the file with its bad bytes escaped, when ``path`` is not valid UTF-8.
+
+    OpenCV 5.1 crashes with a segmentation fault when a video path is not valid UTF-8, so
+    video inputs and outputs must pass this check before OpenCV sees them.
+    """
     if not is_utf8_path(path):
         raise ValueError(
             f"The file name {display_path(path)} is not valid UTF-8 (the bad bytes are shown as "
-            f"\\xNN), so it cannot be stored or printed as text. Rename the file to a UTF-8 name "
-            f"and try again."
+            f"\\xNN). siamese stores and prints file names, and passes them to OpenCV, as UTF-8 "
+            f"text. Rename the file or folder to a UTF-8 name and try again."
         )

@@ -408,10 +408,16 @@ def process_video(
 
 
 def _check_output_paths(outputs: list[Path], source, gallery: Gallery, recognizer) -> None:
-    """Reject outputs that would replace the input video, the gallery, the model or each other."""
+    """Reject outputs that would replace the input video, the gallery, the model or each other.
+
+    Input and output paths that are not valid UTF-8 are rejected too, because OpenCV's
+    VideoCapture and VideoWriter crash on them.
+    """
     sources = [(source, "input video")] if isinstance(parse_source(source), Path) else []
     protected = protected_inputs(sources, getattr(gallery, "path", None), getattr(recognizer, "model_path", None))
 
+    for path in [path for path, _ in sources] + outputs:
+        check_utf8_path(path)
     for path in outputs:
         if path.is_dir():
             raise ValueError(

@@ -521,12 +521,15 @@ def test_video_labels_show_three_decimals(recognizer, clip, gallery_path, tmp_pa
             assert label == f"{face['name']} {face['distance']:.3f}"
 
 
-def test_cli_hides_library_logs(tmp_path):
-    # A fresh process, because OpenCV reads its log levels once per process.
+@pytest.mark.parametrize("cv2_first", [False, True], ids=["cv2 imported after", "cv2 imported before"])
+def test_cli_hides_library_logs(tmp_path, cv2_first):
+    # A fresh process, because OpenCV reads its log levels once per process. The command line
+    # imports cv2 while building its parser, before it quiets the logs, so both orders count.
     broken = tmp_path / "broken.mp4"
     broken.write_bytes(b"not a video" * 100)
     script = (
-        "import sys; from siamese.cli import quiet_library_logs; quiet_library_logs(sys.argv[1] == 'verbose'); "
+        ("import cv2; " if cv2_first else "")
+        + "import sys; from siamese.cli import quiet_library_logs; quiet_library_logs(sys.argv[1] == 'verbose'); "
         "import cv2; cv2.VideoCapture(sys.argv[2]); cv2.VideoCapture(97)"
     )
     environment = {key: value for key, value in os.environ.items() if not key.startswith("OPENCV_")}
@@ -552,6 +555,22 @@ def test_video_non_utf8_name_rejected(recognizer, gallery_path, tmp_path, capsys
     assert code == 2
     assert "bad\\xffname.avi is not valid UTF-8" in err
     assert "Rename the file" in err
+
+
+@pytest.mark.parametrize("option", ["--video-out", "--output"])
+def test_video_non_utf8_output_rejected(recognizer, clip, gallery_path, tmp_path, capsys, option):
+    # OpenCV 5.1's VideoWriter crashed the process on such a name, also on a folder's name.
+    path, _ = clip
+    target = Path(os.fsdecode(os.fsencode(tmp_path) + b"/bad\xffname" + (b".avi" if option == "--video-out" else b"")))
+
+    code = main(["video", str(path), "--gallery", str(gallery_path), "--model", str(recognizer.model_path),
+                 option, str(target), "--no-show"])
+
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "bad\\xffname" in err
+    assert "is not valid UTF-8" in err
+    assert sorted(tmp_path.iterdir()) == sorted(p for p in tmp_path.iterdir() if b"\xff" not in os.fsencode(p))
 
 
 def test_video_no_video_with_video_out_rejected(recognizer, clip, gallery_path, tmp_path, capsys):
