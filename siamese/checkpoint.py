@@ -34,7 +34,6 @@ from pathlib import Path
 
 import keras
 import numpy as np
-from keras.src.saving import saving_lib
 
 from siamese.compare import differences
 from siamese.config import TrainConfig
@@ -271,14 +270,44 @@ def _save_weights(model: keras.Model, path: Path) -> None:
     straight to a nearly full disk crashed the process with a segmentation fault, which no
     handler can catch. Python's own write raises ENOSPC as an exception instead, which
     :func:`~siamese.files.atomic_write` reports. ``model.load_weights`` reads the file as usual.
+    Where the Keras internals this needs are missing, ``model.save_weights`` writes the file.
     """
-    buffer = io.BytesIO()
+    try:
+        data = _weights_bytes(model)
+    except (ImportError, AttributeError, TypeError) as error:
+        logger.warning(
+            "Writing checkpoint weights with model.save_weights, because this Keras %s lacks the "
+            "in-memory writer (%s); on a nearly full disk h5py may then crash instead of reporting it.",
+            keras.__version__, error,
+        )
+        atomic_write(path, lambda temporary: _save_weights_through_keras(model, temporary))
+        return
+    atomic_write(path, lambda temporary: temporary.write_bytes(data))
+
+
+def _weights_bytes(model: keras.Model) -> bytes:
+    """Return what ``model.save_weights`` would write, built in memory."""
     # NOTE: H5IOStore and _save_state are Keras internals (keras.src.saving.saving_lib, Keras
     # 3.15); model.save_weights itself does exactly this with a file path in place of the buffer.
+    from keras.src.saving import saving_lib
+
+    buffer = io.BytesIO()
     store = saving_lib.H5IOStore(buffer, mode="w")
-    saving_lib._save_state(model, weights_store=store, assets_store=None, inner_path="", visited_saveables=set())
-    store.close()
-    atomic_write(path, lambda temporary: temporary.write_bytes(buffer.getvalue()))
+    try:
+        saving_lib._save_state(model, weights_store=store, assets_store=None, inner_path="", visited_saveables=set())
+    finally:
+        store.close()
+    return buffer.getvalue()
+
+
+def _save_weights_through_keras(model: keras.Model, temporary: Path) -> None:
+    """Write ``model.save_weights`` output to ``temporary``, which lacks the ``.weights.h5`` ending Keras requires."""
+    keras_path = temporary.with_name(temporary.name + WEIGHTS_SUFFIX)
+    try:
+        model.save_weights(keras_path)
+        os.replace(keras_path, temporary)
+    finally:
+        keras_path.unlink(missing_ok=True)
 
 
 def _seed_state_variables(model: keras.Model) -> list[keras.Variable]:

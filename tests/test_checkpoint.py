@@ -364,3 +364,34 @@ def test_other_files_still_rejected(att_dir, tmp_path):
 
     with pytest.raises(FileExistsError, match="already contains files"):
         job.run_training_job(att_dir, out, quick_config(), download=False, verbose=0)
+
+
+def small_model() -> keras.Model:
+    inputs = keras.Input((3,))
+    model = keras.Model(inputs, keras.layers.Dense(2, name="dense")(inputs))
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(np.ones((4, 3)), np.zeros((4, 2)), epochs=1, verbose=0)
+    return model
+
+
+@pytest.mark.parametrize("internals", ["in memory", "missing"])
+def test_save_weights_reloads(tmp_path, monkeypatch, caplog, internals):
+    """Both writers give a file that load_weights reads: Keras's internals, and model.save_weights without them."""
+    from siamese import checkpoint
+
+    if internals == "missing":
+        def no_internals(model):
+            raise ImportError("no module named keras.src.saving")
+
+        monkeypatch.setattr(checkpoint, "_weights_bytes", no_internals)
+    model = small_model()
+    path = tmp_path / "epoch-0001.weights.h5"
+
+    with caplog.at_level(logging.WARNING, logger="siamese.checkpoint"):
+        checkpoint._save_weights(model, path)
+
+    copy = small_model()
+    copy.load_weights(path)
+    assert_same_weights(model, copy)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["epoch-0001.weights.h5"]
+    assert ("model.save_weights" in caplog.text) == (internals == "missing")
