@@ -98,7 +98,8 @@ def measure_training(dataset, config, quick: bool, seed: int) -> tuple[dict, obj
 
     result = train(train_set, config, callbacks=callbacks, verbose=0)
 
-    images_per_step = min(config.identities_per_batch, len(train_names)) * config.images_per_identity
+    # train() rejects a batch of more identities than the data has, so every step is this size.
+    images_per_step = config.identities_per_batch * config.images_per_identity
     steps = len(meter.step_seconds)
     section = {
         "config": config.to_dict(),

@@ -170,6 +170,11 @@ class HaarFaceDetector:
         return [detection for detection in detections if detection.score >= self.min_score]
 
 
+def haar_scores_available() -> bool:
+    """Return whether this OpenCV build gives Haar detections scores (``detectMultiScale3``)."""
+    return hasattr(getattr(cv2, "CascadeClassifier", None), "detectMultiScale3")
+
+
 def overlap_fraction(first: tuple[int, int, int, int], second: tuple[int, int, int, int]) -> float:
     """Return the intersection area of two ``(x, y, width, height)`` boxes over the smaller box's area, in [0, 1]."""
     ax, ay, aw, ah = first

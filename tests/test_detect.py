@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 
@@ -11,7 +12,9 @@ import pytest
 from PIL import Image
 
 from faces_fixtures import SAMPLE_FACE_COUNTS, require_att_dir, require_sample_photos_dir
+from siamese import detect
 from siamese.cli import main
+from siamese.commands import faces
 from siamese.crops import cut_region, face_frame, prepare_face
 from siamese.data import read_grayscale
 from siamese.detect import (
@@ -609,3 +612,33 @@ def test_detect_crops_folder_not_input(photos, tmp_path, capsys):
 
     assert code == 2
     assert f"The output path '{copy}' is the input photo" in capsys.readouterr().err
+
+
+def detector_arguments(score_threshold=None, detector="haar") -> argparse.Namespace:
+    """The detector options of a command as the parser leaves them when only these are given."""
+    parser = argparse.ArgumentParser()
+    faces._add_detector_options(parser)
+    arguments = ["--detector", detector]
+    if score_threshold is not None:
+        arguments += ["--score-threshold", score_threshold]
+    return parser.parse_args(arguments)
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [(None, 2.5), ("none", None), ("4", 4.0)],
+    ids=["default applies", "none keeps every box", "typed value wins"],
+)
+def test_command_default_min_score(typed, expected):
+    detector = faces._make_detector(detector_arguments(typed), haar_min_score=2.5)
+
+    assert detector.min_score == expected
+
+
+def test_default_min_score_skipped_without_scores(monkeypatch):
+    # A build whose cascade gives no scores must still run video with its default.
+    monkeypatch.setattr(detect, "haar_scores_available", lambda: False)
+
+    detector = faces._make_detector(detector_arguments(), haar_min_score=2.5)
+
+    assert detector.min_score is None

@@ -163,11 +163,15 @@ def _add_threshold_option(parser: argparse.ArgumentParser, key: str = "threshold
 
 def _make_detector(args: argparse.Namespace, haar_min_score: float | None = None):
     """Create the detector the options ask for; ``haar_min_score`` applies when ``--score-threshold`` is unset."""
-    from siamese.detect import create_detector
+    from siamese.detect import create_detector, haar_scores_available
 
     score_threshold = args.score_threshold
     if score_threshold is None and args.detector == "haar":
         score_threshold = haar_min_score
+        if haar_min_score is not None and not haar_scores_available():
+            # A default, unlike a --score-threshold the user typed, must not fail on builds without scores.
+            logger.debug("This OpenCV build gives Haar boxes no scores, so the default minimum score %s is not applied.", haar_min_score)
+            score_threshold = None
     elif score_threshold == KEEP_EVERY_BOX:
         # None keeps every Haar box; YuNet scores lie in [0, 1], so 0 keeps every YuNet box.
         score_threshold = None if args.detector == "haar" else 0.0
@@ -372,7 +376,7 @@ def run_detect(args: argparse.Namespace) -> int:
                 write_image(crop_paths[-1], crop)
 
     if args.json:
-        print(json.dumps(results, indent=2))
+        print(_json_text(results))
     else:
         for result in results:
             print(f"{result['path']}: {len(result['faces'])} face(s)")
@@ -672,7 +676,7 @@ def run_video(args: argparse.Namespace) -> int:
         )
 
     seen = ", ".join(f"{name} ({_plural(frames, 'frame')})" for name, frames in sorted(summary.name_frames.items())) or "no faces"
-    print(f"Processed {summary.frames} frames (source at {summary.fps:.1f} fps); names shown: {seen}")
+    print(f"Processed {_plural(summary.frames, 'frame')} (source at {summary.fps:.1f} fps); names shown: {seen}")
     print(f"Threshold: {format_threshold(recognizer.require_identify_threshold())}")
     if summary.output_video is not None:
         print(f"Annotated video: {summary.output_video}")
