@@ -128,7 +128,7 @@ def make_folder(path: str | os.PathLike) -> Path:
         WriteFailedError: the file system is read-only, full or over quota.
     """
     path = Path(path).expanduser()
-    blocking = _file_in_the_way(path)
+    blocking = file_in_the_way(path)
     if blocking is not None:
         raise NotADirectoryError(f"Cannot create the folder {path}: {blocking} is a file. Choose another path.")
     with explain_storage_errors(path):
@@ -136,7 +136,7 @@ def make_folder(path: str | os.PathLike) -> Path:
     return path
 
 
-def _file_in_the_way(path: Path) -> Path | None:
+def file_in_the_way(path: Path) -> Path | None:
     """Return the nearest existing ``path`` or parent of it when that is a file, else ``None``."""
     for folder in (path, *path.parents):
         if folder.exists():
@@ -183,7 +183,7 @@ def check_output_dir(path: str | os.PathLike, overwrite: bool = False) -> Path:
     path = Path(path).expanduser()
     if path.exists() and not path.is_dir():
         raise NotADirectoryError(f"Output path {path} is a file; choose a folder name for --out.")
-    blocking = _file_in_the_way(path)
+    blocking = file_in_the_way(path)
     if blocking is not None:
         raise NotADirectoryError(f"Output path {path} lies under {blocking}, which is a file; choose another --out.")
     if path.is_dir() and any(entry.name != LOCK_FILE for entry in path.iterdir()) and not overwrite:

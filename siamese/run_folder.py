@@ -47,46 +47,131 @@ def lock_output_folder(out_dir: str | os.PathLike, command: str = "siamese train
     """Hold an exclusive lock on ``out_dir`` while the block runs, so two commands never share it.
 
     The lock is ``fcntl.flock`` on ``out_dir/.siamese.lock``, which also stores the holder's
-    process id. The operating system releases it when the process exits, even after a crash
-    or SIGKILL, so a stale lock file never blocks a later run. ``out_dir`` is created if it is
-    missing, and removed again on exit when nothing but the lock file was written into it.
+    process id and command. The operating system releases it when the process exits, even
+    after a crash or SIGKILL, so a stale lock file never blocks a later run. ``out_dir`` and
+    its parents are created if missing. On exit this call removes the lock file if it created
+    it, then the folders it created if they are empty, so a rejected command leaves the file
+    system as it found it.
 
     Raises:
-        FileExistsError: another process holds the lock; the message names its process id.
+        FileExistsError: another process holds the lock; the message names its command and
+            process id.
     """
-    out_dir = make_folder(out_dir)
-    path = out_dir / LOCK_FILE
-    with explain_storage_errors(path):
-        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    out_dir = Path(out_dir).expanduser()
+    while True:
+        created_folders = _missing_folders(out_dir)
+        make_folder(out_dir)
+        opened = _open_lock_file(out_dir / LOCK_FILE)
+        if opened is None:
+            continue  # another command removed the folder meanwhile
+        descriptor, created_file = opened
+        try:
+            _acquire(descriptor, out_dir, command)
+            if _still_at_path(descriptor, out_dir / LOCK_FILE):
+                break
+        except BaseException:
+            os.close(descriptor)
+            raise
+        # The holder before us removed the file after we opened it, so our lock guards nothing.
+        os.close(descriptor)
+
     try:
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as error:
-            if error.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
-                raise
-            holder = os.pread(descriptor, 32, 0).decode("ascii", "replace").strip() or "unknown"
-            raise FileExistsError(
-                f"Another {command} is using {out_dir} (pid {holder}). Wait for it to finish, stop "
-                f"it, or choose another --out folder."
-            ) from None
         os.ftruncate(descriptor, 0)
-        os.pwrite(descriptor, f"{os.getpid()}\n".encode("ascii"), 0)
-        try:
-            yield out_dir
-        finally:
-            _remove_if_only_lock(out_dir)
+        os.pwrite(descriptor, f"{os.getpid()} {command}\n".encode("utf-8"), 0)
+        yield out_dir
     finally:
+        # Unlinking before the lock is released is safe, because a process that opened the
+        # file before it was unlinked finds it no longer at the path and opens it again.
+        if created_file:
+            _remove_quietly((out_dir / LOCK_FILE).unlink)
+        for folder in created_folders:
+            if not _remove_quietly(folder.rmdir):
+                break
         os.close(descriptor)  # releases the lock
 
 
-def _remove_if_only_lock(out_dir: Path) -> None:
-    """Delete ``out_dir`` when it contains nothing but the lock file, as when bad input stopped the run."""
+def _missing_folders(out_dir: Path) -> list[Path]:
+    """Return ``out_dir`` and those of its parents that do not exist, deepest first."""
+    missing = []
+    for folder in (out_dir, *out_dir.parents):
+        if folder.exists():
+            break
+        missing.append(folder)
+    return missing
+
+
+def _open_lock_file(path: Path) -> tuple[int, bool] | None:
+    """Open or create the lock file; return its descriptor and whether this call created it.
+
+    Returns ``None`` when the folder of ``path`` vanished meanwhile, so the caller creates it again.
+    """
+    with explain_storage_errors(path):
+        try:
+            return os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666), True
+        except FileExistsError:
+            pass
+        except FileNotFoundError:
+            return None
+        try:
+            return os.open(path, os.O_RDWR), False
+        except FileNotFoundError:
+            return None  # the file or its folder was removed after the first open
+
+
+def _acquire(descriptor: int, out_dir: Path, command: str) -> None:
+    """Take the exclusive lock on ``descriptor`` without waiting.
+
+    Raises:
+        FileExistsError: another process holds it; the message names the holder from the file.
+    """
     try:
-        if {entry.name for entry in out_dir.iterdir()} == {LOCK_FILE}:
-            (out_dir / LOCK_FILE).unlink()
-            out_dir.rmdir()
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as error:
+        if error.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+            raise
+        holder_pid, holder_command = _read_holder(descriptor)
+        raise FileExistsError(
+            f"Another {holder_command} is using {out_dir} (pid {holder_pid}). Wait for it to finish, "
+            f"stop it, or choose another --out folder."
+        ) from None
+
+
+def _read_holder(descriptor: int) -> tuple[str, str]:
+    """Return the process id and command that the lock file names, as ``("1234", "siamese train")``.
+
+    A file written by an older version holds only the process id, and a holder that has just
+    taken the lock may not have written yet, so the parts that are missing become ``"unknown"``
+    and ``"siamese command"``.
+    """
+    text = os.pread(descriptor, 200, 0).decode("utf-8", "replace").strip()
+    pid, _, command = text.partition(" ")
+    if not pid.isdigit():
+        return "unknown", "siamese command"
+    if not command.startswith("siamese "):
+        command = "siamese command"
+    return pid, command
+
+
+def _still_at_path(descriptor: int, path: Path) -> bool:
+    """Return whether ``path`` still names the open file ``descriptor``."""
+    try:
+        current = os.stat(path)
+    except FileNotFoundError:
+        return False
+    opened = os.fstat(descriptor)
+    return (current.st_dev, current.st_ino) == (opened.st_dev, opened.st_ino)
+
+
+def _remove_quietly(remove) -> bool:
+    """Call ``remove`` (an unlink or rmdir) and return whether it succeeded.
+
+    A folder that now contains other files, or a read-only one, stays as it is.
+    """
+    try:
+        remove()
     except OSError:
-        pass  # a file written meanwhile, or a read-only folder, keeps the folder as it is
+        return False
+    return True
 
 
 def check_training_folders(

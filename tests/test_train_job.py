@@ -334,7 +334,7 @@ def test_lock_released_when_holder_dies(held_lock):
     os.waitpid(pid, 0)
 
     with lock_output_folder(folder) as locked:
-        assert (locked / ".siamese.lock").read_text() == f"{os.getpid()}\n"
+        assert (locked / ".siamese.lock").read_text() == f"{os.getpid()} siamese train\n"
 
 
 def test_lock_leaves_no_empty_folder(tmp_path):
@@ -357,8 +357,168 @@ def test_lock_file_not_counted(tmp_path):
         (folder / "config.json").write_text("{}")
         assert stopped_before_first_epoch(folder)
 
-    assert (folder / ".siamese.lock").is_file()
+    assert not (folder / ".siamese.lock").exists()  # this call created it, so it removed it
     assert stopped_before_first_epoch(folder)
+
+
+def test_lock_names_holder_command(tmp_path):
+    from siamese.run_folder import lock_output_folder
+
+    folder = tmp_path / "run"
+    # flock locks belong to the open file, so a lock held here blocks a second open in this process too.
+    with lock_output_folder(folder, "siamese train"):
+        with pytest.raises(FileExistsError) as caught:
+            with lock_output_folder(folder, "siamese compare"):
+                pass
+
+    assert f"Another siamese train is using {folder} (pid {os.getpid()})" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "holder"),
+    [("123\n", "siamese command is using {folder} (pid 123)"), ("", "siamese command is using {folder} (pid unknown)")],
+)
+def test_lock_holder_without_command(tmp_path, text, holder):
+    import fcntl
+
+    from siamese.run_folder import lock_output_folder
+
+    folder = tmp_path / "run"
+    folder.mkdir()
+    (folder / ".siamese.lock").write_text(text)  # as written by an older version, or not yet written
+
+    with open(folder / ".siamese.lock") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        with pytest.raises(FileExistsError) as caught:
+            with lock_output_folder(folder, "siamese compare"):
+                pass
+
+    assert f"Another {holder.format(folder=folder)}" in str(caught.value)
+    assert (folder / ".siamese.lock").read_text() == text
+
+
+def test_lock_keeps_folder_made_before(tmp_path):
+    from siamese.run_folder import lock_output_folder
+
+    folder = tmp_path / "run"
+    folder.mkdir()
+
+    with pytest.raises(ValueError):
+        with lock_output_folder(folder):
+            raise ValueError("bad data")
+
+    assert folder.is_dir()
+    assert list(folder.iterdir()) == []
+
+
+def test_lock_removes_only_created_parents(tmp_path):
+    from siamese.run_folder import lock_output_folder
+
+    (tmp_path / "lk").mkdir()
+
+    with pytest.raises(ValueError):
+        with lock_output_folder(tmp_path / "lk" / "new" / "parent" / "run"):
+            raise ValueError("bad data")
+
+    assert (tmp_path / "lk").is_dir()
+    assert not (tmp_path / "lk" / "new").exists()
+
+
+def test_lock_keeps_lock_file_found(tmp_path):
+    from siamese.run_folder import lock_output_folder
+
+    folder = tmp_path / "run"
+    folder.mkdir()
+    (folder / ".siamese.lock").write_text("123\n")
+
+    with lock_output_folder(folder):
+        pass
+
+    assert (folder / ".siamese.lock").is_file()
+
+
+def test_lock_on_replaced_file_not_held(tmp_path, monkeypatch):
+    import fcntl
+
+    from siamese import run_folder
+
+    folder = tmp_path / "run"
+    lock_path = folder / ".siamese.lock"
+    real_open = run_folder._open_lock_file
+    newer = []
+
+    def open_then_replace(path):
+        # Another command removes the file after this one opened it, and a third creates and locks a new one.
+        opened = real_open(path)
+        path.unlink()
+        newer.append(open(path, "w"))
+        fcntl.flock(newer[0], fcntl.LOCK_EX)
+        return opened
+
+    monkeypatch.setattr(run_folder, "_open_lock_file", open_then_replace)
+    try:
+        with pytest.raises(FileExistsError, match="Another siamese command is using"):
+            with run_folder.lock_output_folder(folder):
+                pass
+    finally:
+        newer[0].close()
+    assert lock_path.is_file()
+
+
+def test_lock_retries_on_removed_file(tmp_path, monkeypatch):
+    import fcntl
+
+    from siamese import run_folder
+
+    folder = tmp_path / "run"
+    lock_path = folder / ".siamese.lock"
+    real_open = run_folder._open_lock_file
+    calls = []
+
+    def open_then_remove(path):
+        # The holder before this command removes the file just after this command opened it.
+        calls.append(path)
+        opened = real_open(path)
+        if len(calls) == 1:
+            path.unlink()
+        return opened
+
+    monkeypatch.setattr(run_folder, "_open_lock_file", open_then_remove)
+
+    with run_folder.lock_output_folder(folder):
+        assert len(calls) == 2
+        with open(lock_path) as other:
+            with pytest.raises(BlockingIOError):
+                fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+@pytest.mark.parametrize("files", [["a.jpg"], ["config.json", "metrics.json", "model.keras"]])
+def test_rejected_out_left_unchanged(tmp_path, files):
+    out = tmp_path / "out"
+    out.mkdir()
+    for name in files:
+        (out / name).write_text("x")
+
+    result = run_rejection("train", "--data", tmp_path / "absent", "--out", out)
+
+    assert result.returncode == 2
+    assert "already contains files" in result.stderr
+    assert sorted(entry.name for entry in out.iterdir()) == files
+
+
+def test_bad_data_keeps_user_folders(tmp_path):
+    made = tmp_path / "runs" / "a"
+    made.mkdir(parents=True)
+    (tmp_path / "lk").mkdir()
+
+    for out in (made, tmp_path / "lk" / "new" / "parent" / "run"):
+        result = run_rejection("train", "--data", tmp_path / "absent", "--out", out, "--no-download")
+        assert result.returncode == 2
+        assert "does not exist" in result.stderr
+
+    assert made.is_dir()
+    assert list(made.iterdir()) == []
+    assert list((tmp_path / "lk").iterdir()) == []
 
 
 @pytest.mark.parametrize(
@@ -418,3 +578,4 @@ def test_train_rejects_batch_above_data(options, message, att_dir, tmp_path):
     assert message in result.stderr
     # No config.json is left behind to block the next command in --out.
     assert not out.exists()
+

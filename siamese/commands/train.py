@@ -5,8 +5,13 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from siamese.commands.options import add_training_options, training_config
+
+if TYPE_CHECKING:
+    from siamese.config import TrainConfig
 
 logger = logging.getLogger(__name__)
 
@@ -45,23 +50,33 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from siamese.run_folder import lock_output_folder
-
-    # Two commands training into one --out would overwrite each other's checkpoints.
-    with lock_output_folder(args.out):
-        return _train(args)
-
-
-def _train(args: argparse.Namespace) -> int:
     from siamese.data import att_dir_and_source
-    from siamese.run_folder import check_training_folders
+    from siamese.run_folder import lock_output_folder
 
     config = training_config(args)
     data_dir, source = att_dir_and_source(args.data)
     logger.info("AT&T faces: %s (from %s)", data_dir.absolute(), source)
-    # The folder checks take milliseconds and the imports below take seconds.
+
+    # The folder checks run before the lock, so that a rejected command creates nothing, and
+    # again under it, in case another command wrote into --out meanwhile.
+    _check_folders(args, data_dir)
+    # Two commands training into one --out would overwrite each other's checkpoints.
+    with lock_output_folder(args.out):
+        _check_folders(args, data_dir)
+        return _train(args, config, data_dir)
+
+
+def _check_folders(args: argparse.Namespace, data_dir: Path) -> None:
+    """Raise the errors that the listings of --out and the data folder decide.
+
+    These checks take milliseconds and the imports in :func:`_train` take seconds.
+    """
+    from siamese.run_folder import check_training_folders
+
     check_training_folders(data_dir, args.out, overwrite=args.overwrite, download=not args.no_download)
 
+
+def _train(args: argparse.Namespace, config: TrainConfig, data_dir: Path) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
