@@ -14,6 +14,7 @@ import concurrent.futures
 import dataclasses
 import json
 import logging
+import math
 import multiprocessing
 import os
 import platform
@@ -30,7 +31,7 @@ from siamese.compare_run import RunSpec, RunTask
 from siamese.config import OPTIMIZER_DEFAULT_LEARNING_RATES, TrainConfig
 from siamese.data import FaceDataset, dataset_fingerprint, load_image_folder
 from siamese.evaluation import check_test_identities
-from siamese.files import LOCK_FILE, make_folder, write_json
+from siamese.files import LOCK_FILE, file_in_the_way, make_folder, write_json
 from siamese.run_folder import lock_output_folder
 from siamese.splits import standard_split, subject_folds
 
@@ -223,49 +224,71 @@ def prepare_out_folder(out: Path, config: dict) -> None:
     """Create ``out`` and write ``config.json``, or check that an existing one matches.
 
     Raises:
-        ValueError: ``out/config.json`` records different settings; the message lists each
-            difference as ``stored -> requested``.
-        FileExistsError: ``out`` contains files but no ``config.json``, or a ``config.json``
-            that a comparison did not write, so it is not a comparison folder.
-        NotADirectoryError: ``out`` is a file.
+        The errors of :func:`check_out_folder`.
     """
-    if out.exists() and not out.is_dir():
-        raise NotADirectoryError(f"Output path {out} is a file; pass a folder for --out.")
+    stored = check_out_folder(out, config)
     make_folder(out)
-    path = out / "config.json"
-    if path.exists():
-        try:
-            stored = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as error:
-            raise ValueError(f"{path} is not valid JSON ({error}); delete it or pass another --out folder.") from error
-        if not isinstance(stored, dict) or "optimizers" not in stored:
-            raise FileExistsError(
-                f"{out} contains a config.json that a comparison did not write (such as the folder "
-                f"of a `siamese train` run); pass a new or empty --out folder."
-            )
-        found = differences(stored, json.loads(json.dumps(config)))
-        if found:
-            raise ValueError(
-                f"{out} contains a comparison with other settings, so it cannot be resumed with "
-                f"these: {'; '.join(found)}. Rerun with the stored settings to resume it, or pass a "
-                f"new --out folder to start another comparison."
-            )
+    if stored is None:
+        write_json(out / "config.json", config)
+    else:
         logger.info("Resuming the comparison in %s", out)
         if stored.get("environment") != config.get("environment"):
             logger.warning(
                 "Resuming with other library versions or hardware than %s records (%s); new runs may "
                 "differ slightly from the stored ones.",
-                path,
+                out / "config.json",
                 config.get("environment"),
             )
-    elif any(entry.name != LOCK_FILE for entry in out.iterdir()):
-        raise FileExistsError(
-            f"{out} contains files but no config.json, so it is not a comparison folder; pass a new "
-            f"or empty --out folder."
-        )
-    else:
-        write_json(path, config)
     (out / "runs").mkdir(exist_ok=True)
+
+
+def check_out_folder(out: Path, config: dict) -> dict | None:
+    """Raise the errors that keep ``out`` from holding this comparison, without writing anything.
+
+    Returns the stored ``config.json`` when ``out`` contains this comparison already, which is
+    then resumed, and ``None`` for a missing or empty folder.
+
+    Raises:
+        ValueError: ``out/config.json`` records different settings; the message lists each
+            difference as ``stored -> requested``.
+        FileExistsError: ``out`` contains files but no ``config.json``, or a ``config.json``
+            that a comparison did not write, so it is not a comparison folder.
+        NotADirectoryError: ``out`` is a file, or lies below one.
+    """
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"Output path {out} is a file; pass a folder for --out.")
+    blocking = file_in_the_way(out)
+    if blocking is not None:
+        raise NotADirectoryError(f"Output path {out} lies under {blocking}, which is a file; choose another --out.")
+    if not out.exists():
+        return None
+
+    path = out / "config.json"
+    if not path.exists():
+        if any(entry.name != LOCK_FILE for entry in out.iterdir()):
+            raise FileExistsError(
+                f"{out} contains files but no config.json, so it is not a comparison folder; pass a new "
+                f"or empty --out folder."
+            )
+        return None
+
+    try:
+        stored = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path} is not valid JSON ({error}); delete it or pass another --out folder.") from error
+    if not isinstance(stored, dict) or "optimizers" not in stored:
+        raise FileExistsError(
+            f"{out} contains a config.json that a comparison did not write (such as the folder "
+            f"of a `siamese train` run); pass a new or empty --out folder."
+        )
+    found = differences(stored, json.loads(json.dumps(config)))
+    if found:
+        raise ValueError(
+            f"{out} contains a comparison with other settings, so it cannot be resumed with "
+            f"these: {'; '.join(found)}. Rerun with the stored settings to resume it, or pass a "
+            f"new --out folder to start another comparison."
+        )
+    return stored
 
 
 def load_finished_runs(runs_dir: Path, plan: list[RunSpec]) -> dict[str, dict]:
@@ -315,12 +338,24 @@ def check_run_values(path: Path, record: dict) -> None:
     values = {f"metrics.{key}": value for key, value in metrics.items()}
     values["train_seconds"] = record["train_seconds"]
     for key, value in values.items():
-        is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
-        if not is_number or not np.isfinite(value):
+        if not _is_finite_number(value):
             raise ValueError(
                 f"The run file {path} is invalid: {key} must be a finite number; received {value!r}. "
                 f"Delete the file, and the next run of the same command trains that run again."
             )
+
+
+def _is_finite_number(value) -> bool:
+    """Return whether ``value`` is an int or float, not a bool, that a finite float can hold.
+
+    JSON integers have no size limit, and ``float(10**400)`` raises OverflowError.
+    """
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
 
 
 def default_jobs(planned_runs: int) -> int:
@@ -402,6 +437,9 @@ def run_comparison(
     config["data_folder"] = str(Path(data).expanduser().resolve())
     config["environment"] = environment_info()
     # Two comparisons writing into one --out would mix their config.json, run files and report.
+    # The folder check runs before the lock, so that a rejected command creates nothing, and
+    # again under it (in prepare_out_folder), in case another command wrote into --out meanwhile.
+    check_out_folder(out, config)
     with lock_output_folder(out, "siamese compare"):
         prepare_out_folder(out, config)
 

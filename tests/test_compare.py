@@ -369,6 +369,16 @@ def test_run_values_accept_numbers(tmp_path):
         check_run_values(tmp_path / "run.json", record)
 
 
+def test_run_values_reject_huge_integer(tmp_path):
+    from siamese.compare import check_run_values
+
+    # JSON integers have no size limit, and this one overflows a float.
+    record = json.loads('{"metrics": {"eer": 1%s}, "train_seconds": 1.5}' % ("0" * 400))
+
+    with pytest.raises(ValueError, match=r"metrics.eer must be a finite number; received 1000"):
+        check_run_values(tmp_path / "run.json", record)
+
+
 def test_mean_sd_marks_missing_values():
     from siamese.compare_report import _mean_sd
 
@@ -393,7 +403,7 @@ def test_out_folder_of_other_files_rejected(att_dir, tmp_path):
 
     with pytest.raises(FileExistsError, match="no config.json"):
         run_comparison(att_dir, tmp_path, tiny_settings(), progress=False)
-    assert not (tmp_path / "runs").exists()
+    assert [entry.name for entry in tmp_path.iterdir()] == ["model.keras"]  # neither runs/ nor a lock file
 
 
 def test_out_folder_of_train_run_rejected(att_dir, tmp_path):
@@ -403,7 +413,27 @@ def test_out_folder_of_train_run_rejected(att_dir, tmp_path):
 
     with pytest.raises(FileExistsError, match="that a comparison did not write"):
         run_comparison(att_dir, tmp_path, tiny_settings(), progress=False)
-    assert not (tmp_path / "runs").exists()
+    assert [entry.name for entry in tmp_path.iterdir()] == ["config.json"]
+
+
+def test_failed_start_keeps_user_folders(att_dir, tmp_path, monkeypatch):
+    from siamese import compare
+    from siamese.compare import run_comparison
+
+    def fail(*args, **kwargs):
+        raise ValueError("cannot write config.json")
+
+    # A failure under the lock, after the folder checks passed.
+    monkeypatch.setattr(compare, "write_json", fail)
+    made = tmp_path / "made"
+    made.mkdir()
+
+    for out in (made, tmp_path / "made" / "new" / "run"):
+        with pytest.raises(ValueError, match="cannot write config.json"):
+            run_comparison(att_dir, out, tiny_settings(), progress=False)
+
+    assert made.is_dir()
+    assert list(made.iterdir()) == []
 
 
 def test_out_folder_locked_by_other_command(att_dir, tmp_path):
@@ -517,7 +547,7 @@ def test_cli_failed_run_exits_cleanly(att_dir, tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(compare_run, "train", failing_sgd)
     args = tiny_compare_args(att_dir, tmp_path, jobs=1)
 
-    assert args.handler(args) == 1
+    assert args.handler(args) == 2
 
     error = capsys.readouterr().err
     assert "siamese compare: error: 1 of 2 runs failed (sgd_lr0.01_seed0_fold0)" in error

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from siamese.cli import ERROR_STATUS
 from siamese.commands.options import add_training_options, positive_float, positive_int, training_config
 
 #: The optimizers compared when --optimizers is not given.
@@ -74,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     except RunsFailedError as error:
         # Each failure was logged with its traceback as it happened, so a second one adds nothing.
         print(f"siamese compare: error: {error}", file=sys.stderr)
-        return 1
+        return ERROR_STATUS
 
     print()
     print(format_summary(result.summary, settings.is_sweep))
