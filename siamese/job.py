@@ -77,6 +77,23 @@ def split_identities(dataset: FaceDataset, seed: int) -> tuple[list[str], list[s
     return train_names, test_names, f"seeded hold-out of {len(test_names)} identities (seed {seed})"
 
 
+def _check_training_set(config: TrainConfig, labels: np.ndarray, resumed_dir: Path | None) -> None:
+    """Run :meth:`TrainConfig.check_training_set`, naming --overwrite when it rejects a run to resume.
+
+    Runs started before that check existed may store batch sizes that the data cannot fill.
+    Such a run can only start over, because other settings would not match its checkpoint.
+    """
+    try:
+        config.check_training_set(labels)
+    except ValueError as error:
+        if resumed_dir is None:
+            raise
+        raise ValueError(
+            f"{resumed_dir} contains an unfinished run that these settings cannot resume: {error} "
+            f"Pass --overwrite with the smaller value to start that run over, or choose another --out folder."
+        ) from error
+
+
 def run_training_job(
     data_dir: str | os.PathLike,
     out_dir: str | os.PathLike,
@@ -127,7 +144,7 @@ def run_training_job(
     check_test_identities(dataset, test_names)
     train_set, test_set = dataset.subset(train_names), dataset.subset(test_names)
     # Checked before prepare_output_dir, so a batch that the data cannot fill writes no config.json.
-    config.check_training_set(train_set.labels)
+    _check_training_set(config, train_set.labels, out_dir if resuming else None)
     if not resuming:
         # Created only now, so that bad data leaves no empty run folder behind.
         out_dir = prepare_output_dir(out_dir, overwrite=overwrite)

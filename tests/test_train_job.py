@@ -579,3 +579,18 @@ def test_train_rejects_batch_above_data(options, message, att_dir, tmp_path):
     # No config.json is left behind to block the next command in --out.
     assert not out.exists()
 
+
+def test_resume_above_data_names_overwrite(att_dir, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    # A run that an older version started with a batch the data cannot fill, stopped before epoch 1 ended.
+    (out / "config.json").write_text("{}")
+
+    result = run_cli("train", "--data", att_dir, "--out", out, "--no-download", *QUICK, "--images-per-identity", "11", timeout=300)
+
+    assert result.returncode == 2
+    assert f"{out} contains an unfinished run that these settings cannot resume" in result.stderr
+    assert "no training person has more than 10 images" in result.stderr
+    assert "Pass --overwrite with the smaller value" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert sorted(entry.name for entry in out.iterdir()) == ["config.json"]
