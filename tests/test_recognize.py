@@ -527,6 +527,24 @@ def test_enroll_non_utf8_name_no_gallery(model_dir, tmp_path, capsys):
     assert not database.exists()
 
 
+def test_cli_enroll_counts_decomposed_name(model_dir, tmp_path, capsys):
+    database = tmp_path / "gallery.db"
+    photos = [tmp_path / "one.png", tmp_path / "two.png"]
+    for index, photo in enumerate(photos):
+        _write_scene(photo, ["s38"], 1, seed=5 + index)
+    arguments = ["--gallery", str(database), "--model", str(model_dir / "model.keras")]
+    assert main(["enroll", "Jos\u00e9", str(photos[0]), *arguments]) == 0
+    # A gallery written before names were normalised may store the decomposed spelling.
+    with sqlite3.connect(database) as connection:
+        connection.execute("UPDATE people SET name = 'Jose\u0301'")
+    capsys.readouterr()
+
+    code = main(["enroll", "Jos\u00e9", str(photos[1]), *arguments])
+
+    assert code == 0
+    assert "2 embedding(s) stored" in capsys.readouterr().out
+
+
 def test_cli_detect_json_escapes_bad_byte(tmp_path, capsys):
     photo = tmp_path / os.fsdecode(b"bad\xffname.png")
     _write_scene(tmp_path / "good.png", ["s38"], 1, seed=5)

@@ -422,7 +422,8 @@ def run_enroll(args: argparse.Namespace) -> int:
     prepared = prepare_enrollment(recognizer, photos, strict=args.strict, whole_image=args.whole_image, progress=True)
     with recognizer.open_gallery(args.gallery, create=True) as gallery:
         enrolled = store_enrollment(gallery, name, prepared)
-        total = next((person.n_embeddings for person in gallery.people() if person.name == name), 0)
+        stored = gallery.stored_name(name)
+        total = next((person.n_embeddings for person in gallery.people() if person.name == stored), 0)
     if not enrolled:
         print(f"Nothing new to enroll: every photo of {name} is already in {args.gallery} ({total} embedding(s) stored).")
         return 0
