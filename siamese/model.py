@@ -216,7 +216,7 @@ def load_model(path: str | os.PathLike) -> keras.Model:
         return keras.saving.load_model(path)
     except (ValueError, OSError, KeyError, zipfile.BadZipFile) as error:
         raise ValueError(
-            f"Cannot load {path} as a Keras model: {error}. The file may be damaged; copy it "
+            f"Cannot load {path} as a Keras model: {str(error).rstrip('.')}. The file may be damaged; copy it "
             f"again from the run folder, or retrain with `siamese train --out DIR`."
         ) from error
 
