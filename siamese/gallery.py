@@ -353,11 +353,25 @@ class Gallery:
         self._execute("BEGIN IMMEDIATE")
         try:
             yield self
+            self._execute("COMMIT")
         except BaseException:
-            self._execute("ROLLBACK")
+            self._rollback()
             raise
-        self._execute("COMMIT")
-        self._index = None
+        finally:
+            self._index = None
+
+    def _rollback(self) -> None:
+        """Roll back the open transaction, if SQLite has not already done so.
+
+        SQLite rolls back by itself after some errors, such as a full disk (SQLITE_FULL), and a
+        failed ROLLBACK must not replace the error that caused it, so its own errors are only logged.
+        """
+        if not self._connection.in_transaction:
+            return
+        try:
+            self._connection.execute("ROLLBACK")
+        except sqlite3.Error as error:
+            logger.warning("Failed to roll back a transaction on %s: %s", self.path, error)
 
     def people(self) -> list[Person]:
         """Return everyone enrolled, sorted by name."""

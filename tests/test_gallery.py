@@ -549,6 +549,40 @@ def test_sqlite_full_disk_explained(gallery_path, tmp_path, monkeypatch):
     assert not gallery_path.exists()
 
 
+def test_write_on_full_disk_keeps_gallery(gallery):
+    import errno
+
+    from siamese.files import WriteFailedError
+
+    gallery.add("alice", np.array([[1.0, 0.0]]), ["a.jpg"])
+    # Cap the file at its current size, so the next write fails with SQLite's real SQLITE_FULL.
+    pages = gallery._connection.execute("PRAGMA page_count").fetchone()[0]
+    gallery._connection.execute(f"PRAGMA max_page_count = {pages}")
+    many = np.ones((2000, 2)) / np.sqrt(2)
+
+    with pytest.raises(WriteFailedError, match="no space is left on the device") as raised:
+        gallery.add("zed", many, ["z.jpg"] * len(many))
+    assert raised.value.errno == errno.ENOSPC
+    assert "damaged" not in str(raised.value)
+    assert not gallery._connection.in_transaction
+
+    assert gallery._connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert [person.name for person in gallery.people()] == ["alice"]
+    assert len(gallery) == 1
+
+
+def test_failed_rollback_keeps_original_error(gallery, monkeypatch):
+    gallery.add("alice", np.array([[1.0, 0.0]]), ["a.jpg"])
+
+    with pytest.raises(RuntimeError, match="disk unplugged"):
+        with gallery.transaction():
+            gallery._connection.execute("DELETE FROM embeddings")
+            gallery._connection.execute("ROLLBACK")  # as SQLite does by itself after SQLITE_FULL
+            raise RuntimeError("disk unplugged")
+
+    assert len(gallery) == 1
+
+
 def test_sqlite_readonly_explained(gallery, gallery_path):
     from siamese.gallery import database_error
 
