@@ -298,8 +298,7 @@ def load_finished_runs(runs_dir: Path, plan: list[RunSpec]) -> dict[str, dict]:
     trained again and the file replaced.
 
     Raises:
-        ValueError: a run file has a metric or ``train_seconds`` that is not a finite number
-            (see :func:`check_run_values`).
+        ValueError: a run file has a field of the wrong type or range (see :func:`check_run_values`).
     """
     finished = {}
     for spec in plan:
@@ -320,31 +319,6 @@ def load_finished_runs(runs_dir: Path, plan: list[RunSpec]) -> dict[str, dict]:
     return finished
 
 
-def check_run_values(path: Path, record: dict) -> None:
-    """Raise ValueError unless every final metric and ``train_seconds`` of a run record is a finite number.
-
-    Training never stores NaN, infinity or null, because :class:`siamese.training.DivergenceCheck`
-    stops a diverged run with an error before its run file is written. Such a value, like text,
-    means the file was changed by hand. Left in, it would make the report average over fewer
-    runs than it counts.
-    """
-    metrics = record["metrics"]
-    if not isinstance(metrics, dict):
-        raise ValueError(
-            f"The run file {path} is invalid: 'metrics' must be an object of numbers; received "
-            f"{metrics!r}. Delete the file, and the next run of the same command trains that run again."
-        )
-
-    values = {f"metrics.{key}": value for key, value in metrics.items()}
-    values["train_seconds"] = record["train_seconds"]
-    for key, value in values.items():
-        if not _is_finite_number(value):
-            raise ValueError(
-                f"The run file {path} is invalid: {key} must be a finite number; received {value!r}. "
-                f"Delete the file, and the next run of the same command trains that run again."
-            )
-
-
 def _is_finite_number(value) -> bool:
     """Return whether ``value`` is an int or float, not a bool, that a finite float can hold.
 
@@ -352,6 +326,96 @@ def _is_finite_number(value) -> bool:
     """
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
+
+
+def _is_rate(value) -> bool:
+    return _is_finite_number(value) and 0 <= value <= 1
+
+
+def _is_count(value, minimum: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
+
+
+def _is_rate_list(value) -> bool:
+    return isinstance(value, list) and all(_is_rate(item) for item in value)
+
+
+def _is_history(value) -> bool:
+    return isinstance(value, dict) and all(
+        isinstance(values, list) and all(_is_finite_number(item) for item in values) for values in value.values()
+    )
+
+
+#: Fields of a run file that the report reads, as (key, check, what the check expects). Training
+#: never writes NaN, infinity or null, because :class:`siamese.training.DivergenceCheck` stops a
+#: diverged run before its run file is written, so such a value means the file was edited.
+RUN_FIELDS = (
+    ("optimizer", lambda value: isinstance(value, str) and value != "", "an optimizer name"),
+    ("learning_rate", lambda value: _is_finite_number(value) and value > 0, "a finite number above 0"),
+    ("seed", lambda value: _is_count(value, 0), "an integer of at least 0"),
+    ("fold", lambda value: _is_count(value, 0), "an integer of at least 0"),
+    ("train_seconds", lambda value: _is_finite_number(value) and value >= 0, "a finite number of at least 0"),
+    ("history", _is_history, "an object of lists of finite numbers, one per epoch"),
+    ("metrics.one_shot_accuracy", _is_rate, "a number from 0 to 1"),
+    ("metrics.n_way", lambda value: _is_count(value, 2), "an integer of at least 2"),
+    ("metrics.roc_auc", _is_rate, "a number from 0 to 1"),
+    ("metrics.eer", _is_rate, "a number from 0 to 1"),
+    ("metrics.verification_accuracy", _is_rate, "a number from 0 to 1"),
+    ("metrics.threshold", _is_finite_number, "a finite number"),
+    ("metrics.eer_threshold", _is_finite_number, "a finite number"),
+    ("roc.false_positive_rate", _is_rate_list, "a list of numbers from 0 to 1"),
+    ("roc.true_positive_rate", _is_rate_list, "a list of numbers from 0 to 1"),
+)
+
+_MISSING = object()
+
+
+def check_run_values(path: Path, record: dict) -> None:
+    """Raise ValueError unless every field of :data:`RUN_FIELDS` in a run record has the expected type and range.
+
+    A wrong value would otherwise fail deep inside the report, or leave a blank cell in
+    ``summary.csv`` and make the report average over fewer runs than it counts.
+    """
+    for key, is_valid, expected in RUN_FIELDS:
+        value = _field(record, key)
+        if value is _MISSING:
+            _reject_run_file(path, f"{key} is missing; expected {expected}")
+        if not is_valid(value):
+            _reject_run_file(path, f"{key} must be {expected}; received {_short_repr(value)}")
+
+    roc = record["roc"]
+    if len(roc["false_positive_rate"]) != len(roc["true_positive_rate"]):
+        _reject_run_file(
+            path,
+            f"roc.false_positive_rate has {len(roc['false_positive_rate'])} values but "
+            f"roc.true_positive_rate has {len(roc['true_positive_rate'])}; expected one of each per ROC point",
+        )
+
+
+def _field(record: dict, key: str):
+    """Return the value at a dotted ``key`` such as ``metrics.eer``, or ``_MISSING``."""
+    value = record
+    for part in key.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return _MISSING
+        value = value[part]
+    return value
+
+
+def _short_repr(value, max_length: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= max_length else text[: max_length - 1] + "…"
+
+
+def _reject_run_file(path: Path, problem: str):
+    raise ValueError(
+        f"The run file {path} is invalid: {problem}. Delete the file, and the next run of the same "
+        f"command trains that run again."
+    )
     try:
         return math.isfinite(float(value))
     except OverflowError:

@@ -354,29 +354,94 @@ def test_resume_rejects_invalid_metric(recorded_comparison, att_dir, tmp_path, k
         run_comparison(att_dir, out, tiny_settings(), progress=False)
     message = str(raised.value)
     assert str(tampered) in message
-    assert f"metrics.{key} must be a finite number; received {shown}" in message
+    assert f"metrics.{key} must be a number from 0 to 1; received {shown}" in message
     assert "Delete the file" in message
 
 
-def test_run_values_accept_numbers(tmp_path):
+def valid_run_record() -> dict:
+    """Return the fields of a run file that the report reads, as training writes them."""
+    return {
+        "optimizer": "adam",
+        "learning_rate": 0.001,
+        "seed": 0,
+        "fold": 0,
+        "train_seconds": 1.5,
+        "history": {"loss": [0.9, 0.7], "val_one_shot_accuracy": [0.4, 0.5]},
+        "metrics": {
+            "one_shot_accuracy": 0.5,
+            "n_way": 5,
+            "roc_auc": 0.8,
+            "eer": 0.2,
+            "verification_accuracy": 0.75,
+            "threshold": 0.6,
+            "eer_threshold": 0.6,
+        },
+        "roc": {"false_positive_rate": [0.0, 0.5, 1.0], "true_positive_rate": [0.0, 0.8, 1.0]},
+    }
+
+
+def test_run_values_accept_valid_record(tmp_path):
     from siamese.compare import check_run_values
 
-    record = {"metrics": {"one_shot_accuracy": 0.5, "n_way": 5}, "train_seconds": 1.5}
-    check_run_values(tmp_path / "run.json", record)
+    check_run_values(tmp_path / "run.json", valid_run_record())
 
-    record["train_seconds"] = True
-    with pytest.raises(ValueError, match=r"train_seconds must be a finite number; received True"):
+
+def _drop(record, section, key):
+    del record[section][key]
+
+
+def _append(record, section, key, value):
+    record[section][key].append(value)
+
+
+# Each case edits a valid record as a person might edit a run file: (edit, expected message).
+BAD_RUN_EDITS = [
+    (lambda r: r.update(roc=None), "roc.false_positive_rate is missing"),
+    (lambda r: r["history"].update(loss="abc"), "history must be an object of lists of finite numbers"),
+    (lambda r: r["history"]["loss"].append(float("nan")), "history must be"),
+    (lambda r: r.update(seed="zero"), "seed must be an integer of at least 0; received 'zero'"),
+    (lambda r: r.update(seed=True), "seed must be an integer"),
+    (lambda r: r.update(fold=-1), "fold must be an integer of at least 0; received -1"),
+    (lambda r: r.update(optimizer=3), "optimizer must be an optimizer name"),
+    (lambda r: r.update(learning_rate=0), "learning_rate must be a finite number above 0"),
+    (lambda r: r["metrics"].update(one_shot_accuracy=10**400), "metrics.one_shot_accuracy must be a number from 0 to 1"),
+    (lambda r: r["metrics"].update(one_shot_accuracy=7.0), "metrics.one_shot_accuracy must be a number from 0 to 1; received 7.0"),
+    (lambda r: r["metrics"].update(n_way=2.5), "metrics.n_way must be an integer of at least 2; received 2.5"),
+    (lambda r: r["metrics"].update(threshold=float("inf")), "metrics.threshold must be a finite number; received inf"),
+    (lambda r: _drop(r, "metrics", "eer"), "metrics.eer is missing; expected a number from 0 to 1"),
+    (lambda r: r.update(train_seconds=-5), "train_seconds must be a finite number of at least 0; received -5"),
+    (lambda r: r.update(train_seconds=True), "train_seconds must be a finite number of at least 0; received True"),
+    (lambda r: _append(r, "roc", "false_positive_rate", "x"), "roc.false_positive_rate must be a list of numbers from 0 to 1"),
+    (lambda r: _append(r, "roc", "true_positive_rate", float("inf")), "roc.true_positive_rate must be a list of numbers from 0 to 1"),
+    (lambda r: _append(r, "roc", "true_positive_rate", 1.0), "roc.false_positive_rate has 3 values but roc.true_positive_rate has 4"),
+]
+
+
+@pytest.mark.parametrize(("edit", "expected"), BAD_RUN_EDITS)
+def test_run_values_reject_bad_edit(tmp_path, edit, expected):
+    from siamese.compare import check_run_values
+
+    record = valid_run_record()
+    edit(record)
+
+    with pytest.raises(ValueError) as raised:
         check_run_values(tmp_path / "run.json", record)
+    message = str(raised.value)
+    assert str(tmp_path / "run.json") in message
+    assert expected in message
+    assert "Delete the file, and the next run of the same command trains that run again." in message
 
 
-def test_run_values_reject_huge_integer(tmp_path):
+def test_run_values_shorten_huge_integer(tmp_path):
     from siamese.compare import check_run_values
 
     # JSON integers have no size limit, and this one overflows a float.
-    record = json.loads('{"metrics": {"eer": 1%s}, "train_seconds": 1.5}' % ("0" * 400))
+    record = valid_run_record()
+    record["metrics"]["eer"] = json.loads("1" + "0" * 400)
 
-    with pytest.raises(ValueError, match=r"metrics.eer must be a finite number; received 1000"):
+    with pytest.raises(ValueError, match=r"metrics.eer must be a number from 0 to 1; received 1000") as raised:
         check_run_values(tmp_path / "run.json", record)
+    assert len(str(raised.value)) < 400
 
 
 def test_mean_sd_marks_missing_values():
