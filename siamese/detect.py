@@ -217,6 +217,11 @@ def default_cascade_path() -> Path:
 
 
 def _load_cascade(path: Path) -> "cv2.CascadeClassifier":
+    if path.exists() and not path.is_file():
+        raise ValueError(
+            f"Haar cascade '{path}' is not a regular file. Pass a cascade XML file, such as "
+            f"{DEFAULT_CASCADE} from the folder cv2.data.haarcascades."
+        )
     if not path.is_file():
         raise FileNotFoundError(
             f"Haar cascade file not found: '{path}'. Pass an existing cascade XML file, such as "
@@ -274,6 +279,11 @@ class DnnFaceDetector:
             raise ValueError(f"score_threshold (--score-threshold) must lie in [0, 1] for YuNet; received {score_threshold}.")
 
         self.model_path = Path(model).expanduser()
+        if self.model_path.exists() and not self.model_path.is_file():
+            raise ValueError(
+                f"Face detection model '{self.model_path}' is not a regular file. Pass the YuNet "
+                f"ONNX file, such as face_detection_yunet_2026may.onnx from the OpenCV Zoo."
+            )
         if not self.model_path.is_file():
             raise FileNotFoundError(
                 f"Face detection model not found: '{self.model_path}'. Download the YuNet ONNX "
@@ -285,10 +295,13 @@ class DnnFaceDetector:
                 str(self.model_path), "", (320, 320), float(score_threshold), float(nms_threshold), int(top_k)
             )
         except cv2.error as error:
+            # OpenCV's own message is a multi-line C++ error with its source path, so it goes to
+            # the debug log and the message below names the file to pass instead.
+            logger.debug("OpenCV could not load %s: %s", self.model_path, error)
             raise ValueError(
-                f"Cannot load {self.model_path} as a YuNet face detection model: {error}. "
-                f"Expected a YuNet ONNX file from the OpenCV Zoo, such as "
-                f"face_detection_yunet_2026may.onnx."
+                f"Cannot load '{self.model_path}' as a YuNet face detection model: OpenCV could "
+                f"not read it as an ONNX network. Pass a YuNet ONNX file from the OpenCV Zoo, "
+                f"such as face_detection_yunet_2026may.onnx."
             ) from error
 
     def detect(self, photo: Photo) -> list[Detection]:

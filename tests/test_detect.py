@@ -317,8 +317,33 @@ def test_dnn_invalid_model(tmp_path):
     path = tmp_path / "fake.onnx"
     path.write_bytes(b"\x00garbage, not a protobuf" * 10)
 
-    with pytest.raises(ValueError, match="fake.onnx"):
+    with pytest.raises(ValueError, match="fake.onnx") as error:
         DnnFaceDetector(path)
+    assert "\n" not in str(error.value)
+    assert ".cpp" not in str(error.value)  # none of OpenCV's C++ source paths
+    assert "face_detection_yunet_2026may.onnx" in str(error.value)
+
+
+def test_dnn_model_not_regular_file(tmp_path):
+    with pytest.raises(ValueError, match="is not a regular file"):
+        DnnFaceDetector(tmp_path)
+
+
+def test_cascade_not_regular_file():
+    with pytest.raises(ValueError, match="'/dev/null' is not a regular file"):
+        HaarFaceDetector("/dev/null")
+
+
+@pytest.mark.parametrize("text", ["inf", "-inf", "nan"])
+def test_scale_factor_not_finite(text):
+    with pytest.raises(argparse.ArgumentTypeError, match="finite number") as error:
+        faces._scale_factor(text)
+    assert "pyramid" not in str(error.value)
+
+
+def test_scale_factor_too_small():
+    with pytest.raises(argparse.ArgumentTypeError, match="pyramid"):
+        faces._scale_factor("1.01")
 
 
 def test_create_detector_errors():
