@@ -10,10 +10,13 @@ threshold.
 from __future__ import annotations
 
 import collections
+import contextlib
+import errno
 import json
 import logging
 import os
 import sys
+import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +27,7 @@ from tqdm import tqdm
 
 from siamese.annotate import KNOWN_COLOUR, UNKNOWN_COLOUR, draw_faces
 from siamese.distances import format_distance, json_distance
-from siamese.files import make_folder
+from siamese.files import WriteFailedError, explain_storage_errors, make_folder, storage_error
 from siamese.gallery import UNKNOWN, Gallery
 from siamese.outputs import check_not_inputs, path_exists, protected_inputs
 from siamese.pathnames import check_utf8_path, display_path
@@ -42,6 +45,10 @@ WINDOW_NAME = "siamese video"
 #: whole process on 4x4 and 5x5 frames and wrote 6x6 and larger, and JPEG codes 8x8 blocks, so
 #: 8 keeps a margin. The mp4v writer wrote 4x4 frames.
 MIN_MJPG_SIDE = 8
+#: Free space, in bytes, below which a video that OpenCV wrote short is blamed on a full disk.
+#: One MJPG frame of a 640x480 video takes an estimated tens of KiB, so a disk with less than 1 MiB free
+#: has most likely run out during the run.
+FULL_DISK_BYTES = 2**20
 #: Largest camera index OpenCV takes, because it reads the index as a C int.
 MAX_CAMERA_INDEX = 2**31 - 1
 
@@ -239,6 +246,7 @@ class VideoSummary:
         output_json: the per-frame JSON Lines file, if written.
         name_frames: frames in which each smoothed name appeared.
         stopped_early: the run ended by a keypress or Ctrl-C rather than the end of the input.
+        interrupted: the run ended by Ctrl-C; the outputs contain the frames processed before it.
     """
 
     frames: int
@@ -247,6 +255,7 @@ class VideoSummary:
     output_json: Path | None
     name_frames: dict[str, int] = field(default_factory=dict)
     stopped_early: bool = False
+    interrupted: bool = False
 
 
 def tracking_distance(recognizer) -> float:
@@ -326,8 +335,11 @@ def process_video(
         FileNotFoundError: the video file is missing.
         ValueError: the input cannot be opened or contains no frames. Also raised when an
             output suffix has no codec, when an output path is the input video, the gallery,
-            the model, its ``metrics.json`` or the other output, and when the frames are too
-            small for MJPG.
+            the model, its ``metrics.json`` or the other output, or a folder that would be
+            created for an output is one of those inputs, and when the frames are too small for
+            MJPG.
+        WriteFailedError: the disk under an output is full, read-only or over quota, or
+            OpenCV's video writer wrote fewer frames than it was given. No output is left.
     """
     recognizer.require_threshold()
     track_distance = tracking_distance(recognizer)
@@ -340,7 +352,7 @@ def process_video(
             raise ValueError(
                 f"Cannot choose a codec for {output_video}; use one of: {', '.join(VIDEO_CODECS)}."
             )
-    _check_output_paths(output_paths, source, gallery, recognizer)
+    check_output_paths(output_paths, source, gallery, recognizer)
 
     display = has_display() if show is None else bool(show)
     if display and not has_display():
@@ -368,6 +380,7 @@ def process_video(
     bar = tqdm(total=total if total > 0 else None, unit="frame", desc="Video", disable=not progress)
     frames = 0
     stopped_early = False
+    interrupted = False
 
     try:
         while max_frames is None or frames < max_frames:
@@ -389,8 +402,8 @@ def process_video(
     except KeyboardInterrupt:
         # Ctrl-C is how a camera run ends; keep the frames written so far.
         stopped_early = True
+        interrupted = True
     except BaseException:
-        outputs.close()
         outputs.discard()
         raise
     finally:
@@ -399,16 +412,23 @@ def process_video(
         if display:
             cv2.destroyWindow(WINDOW_NAME)
 
-    outputs.close()
-    if frames == 0:
+    try:
+        outputs.close()
+        if frames == 0:
+            raise ValueError(f"Video {source} has no readable frames; check that the file plays and is not truncated.")
+        outputs.commit()
+    except BaseException:
         outputs.discard()
-        raise ValueError(f"Video {source} has no readable frames; check that the file plays and is not truncated.")
-    outputs.commit()
-    return VideoSummary(frames, fps, outputs.video_path, outputs.json_path, dict(name_frames), stopped_early)
+        raise
+    return VideoSummary(frames, fps, outputs.video_path, outputs.json_path, dict(name_frames), stopped_early, interrupted)
 
 
-def _check_output_paths(outputs: list[Path], source, gallery: Gallery, recognizer) -> None:
+def check_output_paths(outputs: list[Path], source, gallery: Gallery, recognizer) -> None:
     """Reject outputs that would replace the input video, the gallery, the model or each other.
+
+    The folders above each output are checked too, because a folder created under the name of
+    the gallery's SQLite ``-journal`` or ``-shm`` file would make every later open of the
+    gallery fail.
 
     Input and output paths that are not valid UTF-8 are rejected too, because OpenCV's
     VideoCapture and VideoWriter crash on them.
@@ -424,6 +444,7 @@ def _check_output_paths(outputs: list[Path], source, gallery: Gallery, recognize
                 f"The output path '{path}' is a folder; give a file name such as '{path / 'clip.identify.jsonl'}'."
             )
     check_not_inputs(outputs, protected)
+    check_not_inputs(sorted({folder for path in outputs for folder in path.parents}), protected)
     if len(outputs) == 2 and outputs[0].resolve() == outputs[1].resolve():
         raise ValueError(
             f"The annotated video and the per-frame JSON would both be written to '{outputs[0]}'; "
@@ -442,6 +463,7 @@ class _FrameOutputs:
         self._temporary_json = None
         self._json_file = None
         self._writer: cv2.VideoWriter | None = None
+        self._video_frames = 0
         try:
             self._temporary_video = _temporary_beside(self.video_path) if self.video_path is not None else None
             self._temporary_json = _temporary_beside(self.json_path) if self.json_path is not None else None
@@ -457,20 +479,40 @@ class _FrameOutputs:
             if self._writer is None:
                 self._writer = _open_writer(self._temporary_video, self.video_path, self.fps, annotated.shape)
             self._writer.write(annotated)
+            self._video_frames += 1
         if self._json_file is not None:
-            self._json_file.write(json.dumps(record) + "\n")
+            with explain_storage_errors(self.json_path):
+                self._json_file.write(json.dumps(record) + "\n")
 
     def close(self) -> None:
-        """Finish the temporary files; safe to call twice."""
+        """Finish the temporary files; safe to call twice.
+
+        Raises:
+            WriteFailedError: the disk is full, read-only or over quota, or the video holds
+                fewer frames than were written. The caller discards the files.
+        """
+        writer, self._writer = self._writer, None
+        json_file, self._json_file = self._json_file, None
+        try:
+            if writer is not None:
+                writer.release()
+                _check_video_written(self._temporary_video, self.video_path, self._video_frames)
+        finally:
+            if json_file is not None:
+                # close() flushes the buffer, so a full disk often shows only here; the file
+                # descriptor is closed even when the flush fails.
+                with explain_storage_errors(self.json_path):
+                    json_file.close()
+
+    def discard(self) -> None:
+        """Close and delete the temporary files, ignoring the errors of closing them."""
         if self._writer is not None:
             self._writer.release()
             self._writer = None
         if self._json_file is not None:
-            self._json_file.close()
+            with contextlib.suppress(OSError):
+                self._json_file.close()
             self._json_file = None
-
-    def discard(self) -> None:
-        """Delete the temporary files."""
         for temporary in (self._temporary_video, self._temporary_json):
             if temporary is not None:
                 temporary.unlink(missing_ok=True)
@@ -479,8 +521,9 @@ class _FrameOutputs:
         """Rename the temporary files onto the output paths."""
         for temporary, final in ((self._temporary_video, self.video_path), (self._temporary_json, self.json_path)):
             if temporary is not None:
-                os.chmod(temporary, default_file_mode())
-                os.replace(temporary, final)
+                with explain_storage_errors(final):
+                    os.chmod(temporary, default_file_mode())
+                    os.replace(temporary, final)
 
 
 def _process_frame(frame, index, fps, recognizer, gallery, tracker, whole_image):
@@ -520,6 +563,38 @@ def _check_frame_size(final: Path, width: int, height: int) -> None:
             f"The frames are {width}x{height} pixels, too small to write as MJPG video (at least "
             f"{MIN_MJPG_SIDE} pixels a side). Write an .mp4 video instead, or pass --no-video."
         )
+
+
+def _check_video_written(temporary: Path, final: Path, frames: int) -> None:
+    """Raise WriteFailedError unless the video at ``temporary`` reads back with ``frames`` frames.
+
+    OpenCV's VideoWriter reports no write errors, so on a full disk it leaves an empty or
+    truncated file, and only reading the file back shows that.
+    """
+    capture = cv2.VideoCapture(str(temporary))
+    try:
+        written = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) if capture.isOpened() else 0
+    finally:
+        capture.release()
+    if written == frames:
+        return
+
+    logger.debug("%s reads back with %d of %d frames", temporary, written, frames)
+    if _free_bytes(final.parent) < FULL_DISK_BYTES:
+        raise storage_error(OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)), final)
+    raise WriteFailedError(
+        errno.EIO,
+        f"Cannot write {final}: OpenCV's video writer stored {written} of {frames} frames and "
+        f"reported no error. Check that the disk there has space and is not over quota, or "
+        f"choose a folder on another disk.",
+    )
+
+
+def _free_bytes(folder: Path) -> int:
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        return 0
 
 
 def _open_writer(temporary: Path, final: Path, fps: float, shape) -> cv2.VideoWriter:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import errno
 import json
 import os
 import subprocess
@@ -15,9 +16,11 @@ import pytest
 
 from faces_fixtures import box_centre_inside, make_scene, read_att, trained_model_dir
 from siamese.cli import main
+from siamese.files import WriteFailedError
 from siamese.gallery import UNKNOWN
 from siamese.photos import photo_from_array
 from siamese.recognize import Recognizer, enroll
+import siamese.video
 from siamese.video import FaceTracker, box_iou, has_display, open_capture, parse_source, process_video
 
 FRAMES = 12
@@ -598,3 +601,107 @@ def test_video_tiny_frames_rejected_before_progress(recognizer, gallery_path, tm
     assert code == 2
     assert "too small to write as MJPG" in err
     assert "Video:" not in err
+
+
+def test_video_folder_named_like_journal_rejected(recognizer, clip, gallery_path, tmp_path, capsys):
+    path, _ = clip
+    journal = Path(f"{gallery_path}-journal")
+
+    with recognizer.open_gallery(gallery_path) as gallery:
+        with pytest.raises(ValueError, match="SQLite file"):
+            process_video(path, recognizer, gallery, output_json=journal / "clip.jsonl", progress=False)
+    code = _video_cli(recognizer, path, gallery_path, "--output", f"{gallery_path}-shm", "--max-frames", "1")
+
+    assert code == 2
+    assert "SQLite file" in capsys.readouterr().err
+    assert not journal.exists()
+    assert not Path(f"{gallery_path}-shm").exists()
+
+
+def test_video_input_as_output_not_warned(recognizer, clip, gallery_path, caplog, capsys):
+    path, _ = clip
+
+    code = _video_cli(recognizer, path, gallery_path, "--video-out", str(path), "--max-frames", "1")
+
+    assert code == 2
+    assert "is the input video" in capsys.readouterr().err
+    assert "Replacing" not in caplog.text
+
+
+class _DroppingWriter:
+    """A VideoWriter that, like OpenCV's on a full disk, silently stores only the first frame."""
+
+    def __init__(self, writer):
+        self._writer = writer
+        self._frames = 0
+
+    def write(self, frame):
+        if self._frames == 0:
+            self._writer.write(frame)
+        self._frames += 1
+
+    def release(self):
+        self._writer.release()
+
+
+@pytest.mark.parametrize(("free_bytes", "message"), [(0, "no space is left"), (10**12, "stored 1 of 3 frames")])
+def test_video_short_video_fails(recognizer, clip, gallery_path, tmp_path, monkeypatch, free_bytes, message):
+    path, _ = clip
+    open_writer = siamese.video._open_writer
+    monkeypatch.setattr(siamese.video, "_open_writer", lambda *args: _DroppingWriter(open_writer(*args)))
+    monkeypatch.setattr(siamese.video, "_free_bytes", lambda folder: free_bytes)
+
+    with recognizer.open_gallery(gallery_path) as gallery:
+        with pytest.raises(WriteFailedError, match=message):
+            process_video(path, recognizer, gallery, output_video=tmp_path / "v.avi",
+                          output_json=tmp_path / "v.jsonl", max_frames=3, progress=False)
+
+    assert list(tmp_path.iterdir()) == []
+
+
+class _FullDiskFile:
+    """A text file whose close() flushes, closes and then fails as on a full disk."""
+
+    def __init__(self, file):
+        self._file = file
+
+    def write(self, text):
+        return self._file.write(text)
+
+    def close(self):
+        self._file.close()
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def test_video_full_disk_on_close(recognizer, clip, gallery_path, tmp_path, monkeypatch, capsys):
+    path, _ = clip
+    monkeypatch.setattr(siamese.video, "open", lambda *args, **kwargs: _FullDiskFile(open(*args, **kwargs)), raising=False)
+
+    code = _video_cli(recognizer, path, gallery_path, "--output", str(tmp_path / "out"), "--max-frames", "2")
+
+    error = capsys.readouterr().err
+    assert code == 2
+    assert "no space is left" in error
+    assert "internal error" not in error
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_video_interrupt_keeps_frames(recognizer, clip, gallery_path, tmp_path, monkeypatch, capsys):
+    path, _ = clip
+    process_frame = siamese.video._process_frame
+    calls = []
+
+    def interrupted_process_frame(*args):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return process_frame(*args)
+
+    monkeypatch.setattr(siamese.video, "_process_frame", interrupted_process_frame)
+    json_path = tmp_path / "frames.jsonl"
+
+    code = _video_cli(recognizer, path, gallery_path, "--json-out", str(json_path), "--no-video")
+
+    assert code == 130
+    assert "interrupted. The outputs contain the 2 frames processed before Ctrl-C" in capsys.readouterr().err
+    assert len(json_path.read_text().splitlines()) == 2

@@ -9,9 +9,11 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import mimetypes
 import os
 import re
+import sys
 from pathlib import Path
 
 from siamese.commands.options import positive_float, positive_int
@@ -76,7 +78,11 @@ def _scale_factor(text: str) -> float:
         value = float(text)
     except ValueError:
         value = float("nan")
-    if not MIN_SCALE_FACTOR <= value < float("inf"):
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(
+            f"expected a finite number of at least {MIN_SCALE_FACTOR}, such as 1.1; received {text!r}."
+        )
+    if value < MIN_SCALE_FACTOR:
         raise argparse.ArgumentTypeError(
             f"expected a number of at least {MIN_SCALE_FACTOR}, such as 1.1; received {text!r}. Smaller "
             f"steps make OpenCV's image pyramid too large, so pass {MIN_SCALE_FACTOR} or more."
@@ -617,8 +623,8 @@ def _register_video(subparsers) -> None:
 def _video_output_paths(args: argparse.Namespace, source: int | Path) -> tuple[Path | None, Path]:
     """Return the annotated video path (``None`` with ``--no-video``) and the JSON Lines path.
 
-    ``--video-out`` and ``--json-out`` are used as given, and an existing file there is replaced
-    with a warning. The other outputs go into ``--output`` as ``INPUT.identify.avi`` and
+    ``--video-out`` and ``--json-out`` are used as given; :func:`run_video` warns about an
+    existing file there once the paths pass the checks. The other outputs go into ``--output`` as ``INPUT.identify.avi`` and
     ``INPUT.identify.jsonl``, numbered together (``INPUT.identify-2.avi`` …) up to the first
     number under which none of them exists, so an earlier run's results are never replaced.
     """
@@ -646,7 +652,6 @@ def _video_output_paths(args: argparse.Namespace, source: int | Path) -> tuple[P
     for suffix, path in explicit.items():
         if path is not None:
             chosen[suffix] = Path(path).expanduser()
-            warn_if_replacing(chosen[suffix])
     return chosen.get(".avi"), chosen[".jsonl"]
 
 
@@ -656,14 +661,20 @@ def _plural(count: int, noun: str) -> str:
 
 
 def run_video(args: argparse.Namespace) -> int:
-    from siamese.video import parse_source, process_video
+    from siamese.video import check_output_paths, parse_source, process_video
 
     source = parse_source(args.input)
     video_out, json_out = _video_output_paths(args, source)
+    explicit = [path for path, option in ((video_out, args.video_out), (json_out, args.json_out)) if option is not None]
 
     recognizer = _make_recognizer(args, DEFAULT_MIN_SCORE)
     recognizer.require_threshold()
     with recognizer.open_gallery(args.gallery) as gallery:
+        # process_video checks the paths again; checking here first keeps the warning from
+        # appearing before an error that rejects the same path.
+        check_output_paths([path for path in (video_out, json_out) if path is not None], source, gallery, recognizer)
+        for path in explicit:
+            warn_if_replacing(path)
         summary = process_video(
             source,
             recognizer,
@@ -682,6 +693,11 @@ def run_video(args: argparse.Namespace) -> int:
     if summary.output_video is not None:
         print(f"Annotated video: {summary.output_video}")
     print(f"Per-frame JSON: {summary.output_json}")
+    if summary.interrupted:
+        # The same note and exit status as siamese.cli gives other interrupted commands.
+        print(f"siamese video: interrupted. The outputs contain the {_plural(summary.frames, 'frame')} "
+              f"processed before Ctrl-C.", file=sys.stderr)
+        return 130
     return 0
 
 
