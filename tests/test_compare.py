@@ -178,6 +178,12 @@ def test_default_rates_are_per_optimizer():
         ({"seeds": (4294967295, 4294967296)}, r"Lower --seed, or --seeds"),
         ({"seeds": (-1,)}, "from 0 to 2"),
         ({"folds": 0}, "folds"),
+        ({"seeds": tuple(range(1001))}, "--seeds must be at most 1000; received 1001"),
+        ({"learning_rates": tuple(0.001 * (i + 1) for i in range(101))}, "at most 100 values; received 101"),
+        (
+            {"optimizers": ("adam", "sgd"), "learning_rates": (0.1, 0.01), "seeds": tuple(range(1000)), "folds": 3},
+            "would train 12000 runs",
+        ),
     ],
 )
 def test_settings_reject_invalid(overrides, message):
@@ -581,6 +587,16 @@ def tiny_compare_args(att_dir, out, jobs: int) -> argparse.Namespace:
             "--jobs", str(jobs), "--quiet",
         ]
     )
+
+
+def test_cli_rejects_huge_seed_count(tmp_path, capsys):
+    from siamese.cli import main
+
+    code = main(["compare", "--out", str(tmp_path / "out"), "--optimizers", "adam", "--seeds", "100000000"])
+
+    assert code == 2
+    assert "--seeds must be at most 1000; received 100000000" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
 
 
 def test_cli_runs_parallel_jobs(att_dir, tmp_path, capsys):

@@ -59,10 +59,12 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from siamese.compare import CompareSettings, RunsFailedError, run_comparison
+    from siamese.compare import CompareSettings, RunsFailedError, check_seed_count, run_comparison
     from siamese.compare_report import format_summary
     from siamese.data import resolve_att_dir
 
+    # Checked before the seeds are listed, because a list of 100 million seeds fills gigabytes of memory.
+    check_seed_count(args.seeds)
     settings = CompareSettings(
         optimizers=tuple(args.optimizers),
         learning_rates=None if args.learning_rate is None else tuple(args.learning_rate),
