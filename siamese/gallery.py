@@ -232,6 +232,30 @@ def benchmark_search(
 ALLOWED_FORMAT_CHARACTERS = frozenset("\u200c\u200d")
 
 
+#: Default_Ignorable_Code_Point ranges from DerivedCoreProperties.txt of Unicode 15.1, as
+#: inclusive (first, last) pairs. Fonts draw these as nothing, so a name containing one prints
+#: like the name without it. They include variation selectors, U+034F COMBINING GRAPHEME JOINER
+#: and the Hangul fillers U+3164 and U+FFA0.
+DEFAULT_IGNORABLE_RANGES = (
+    (0x00AD, 0x00AD), (0x034F, 0x034F), (0x061C, 0x061C), (0x115F, 0x1160), (0x17B4, 0x17B5),
+    (0x180B, 0x180F), (0x200B, 0x200F), (0x202A, 0x202E), (0x2060, 0x206F), (0x3164, 0x3164),
+    (0xFE00, 0xFE0F), (0xFEFF, 0xFEFF), (0xFFA0, 0xFFA0), (0xFFF0, 0xFFF8), (0x1BCA0, 0x1BCA3),
+    (0x1D173, 0x1D17A), (0xE0000, 0xE0FFF),
+)
+#: Visible characters that print as blanks but are not spaces: U+2800 BRAILLE PATTERN BLANK.
+BLANK_LOOKING_CHARACTERS = frozenset("\u2800")
+
+
+def _is_invisible(character: str) -> bool:
+    """Return whether ``character`` prints as nothing or as a blank that is not a space."""
+    if character in ALLOWED_FORMAT_CHARACTERS:
+        return False
+    if character in BLANK_LOOKING_CHARACTERS or unicodedata.category(character) == "Cf":
+        return True
+    code_point = ord(character)
+    return any(first <= code_point <= last for first, last in DEFAULT_IGNORABLE_RANGES)
+
+
 def normalize_name(name: str) -> str:
     """Return ``name`` in Unicode NFC, so that ``e`` + U+0301 and U+00E9 are one spelling of é."""
     return unicodedata.normalize("NFC", name)
@@ -252,11 +276,12 @@ def validate_name(name: str) -> str:
         category = unicodedata.category(character)
         # A line break or control character would split or garble `gallery list` and the labels,
         # and an invisible format character makes two names that print alike.
-        if category in ("Cc", "Zl", "Zp") or (category == "Cf" and character not in ALLOWED_FORMAT_CHARACTERS):
+        if category in ("Cc", "Zl", "Zp") or _is_invisible(character):
+            description = "control character" if category == "Cc" else unicodedata.name(character, "unnamed")
             raise ValueError(
                 f"A person's name must not contain line breaks, control characters or invisible "
-                f"format characters; received {cleaned!r}, which contains U+{ord(character):04X} "
-                f"({unicodedata.name(character, 'unnamed')}). Remove that character."
+                f"characters; received {cleaned!r}, which contains U+{ord(character):04X} "
+                f"({description}). Remove that character."
             )
     return cleaned
 

@@ -178,11 +178,28 @@ def test_invalid_names_rejected(gallery, name):
     assert len(gallery) == 0
 
 
-@pytest.mark.parametrize(("name", "code_point"), [("a\u200bb", "U+200B"), ("\u202eada", "U+202E"), ("ada\ufeff", "U+FEFF")])
+@pytest.mark.parametrize(
+    ("name", "code_point"),
+    [
+        ("a\u200bb", "U+200B"),
+        ("\u202eada", "U+202E"),
+        ("ada\ufeff", "U+FEFF"),
+        ("carol\ufe0f", "U+FE0F"),
+        ("ca\u034frol", "U+034F"),
+        ("\u3164carol", "U+3164"),
+        ("carol\u2800", "U+2800"),
+        ("carol\U000e0100", "U+E0100"),
+    ],
+)
 def test_invisible_format_character_rejected(gallery, name, code_point):
     with pytest.raises(ValueError, match=f"contains {re.escape(code_point)} .*Remove that character"):
         gallery.add(name, np.array([[1.0, 0.0]]), ["a.jpg"])
     assert len(gallery) == 0
+
+
+def test_control_character_named(gallery):
+    with pytest.raises(ValueError, match=r"contains U\+0001 \(control character\)"):
+        gallery.add("ada\x01", np.array([[1.0, 0.0]]), ["a.jpg"])
 
 
 def test_name_spellings_are_one_person(gallery):
