@@ -35,7 +35,7 @@ def check_utf8_path(path: str | os.PathLike) -> None:
     """Raise ValueError, naming the file with its bad bytes escaped, when ``path`` is not valid UTF-8.
 
     OpenCV 5.1 crashes with a segmentation fault when a video path is not valid UTF-8, so
-    video inputs and outputs must pass this check before OpenCV sees them.
+    video inputs and outputs must pass this check before OpenCV opens them.
     """
     if not is_utf8_path(path):
         raise ValueError(
