@@ -66,7 +66,8 @@ def test_scale_factor_below_minimum(value, capsys):
         main(["detect", "photo.jpg", "--scale-factor", value])
 
     err = capsys.readouterr().err
-    assert "--scale-factor: expected a number of at least 1.05" in err
+    assert "argument --scale-factor: expected a" in err
+    assert "number of at least 1.05" in err
     assert f"received {value!r}" in err
 
 
