@@ -415,6 +415,9 @@ def process_video(
     try:
         outputs.close()
         if frames == 0:
+            if interrupted:
+                # Ctrl-C before the first frame: nothing to keep, and the video is not at fault.
+                raise KeyboardInterrupt
             raise ValueError(f"Video {source} has no readable frames; check that the file plays and is not truncated.")
         outputs.commit()
     except BaseException:
@@ -463,6 +466,7 @@ class _FrameOutputs:
         self._temporary_json = None
         self._json_file = None
         self._writer: cv2.VideoWriter | None = None
+        self._frame_size: tuple[int, int] | None = None
         self._video_frames = 0
         try:
             self._temporary_video = _temporary_beside(self.video_path) if self.video_path is not None else None
@@ -478,6 +482,10 @@ class _FrameOutputs:
         if self._temporary_video is not None:
             if self._writer is None:
                 self._writer = _open_writer(self._temporary_video, self.video_path, self.fps, annotated.shape)
+                self._frame_size = (annotated.shape[1], annotated.shape[0])
+            if (annotated.shape[1], annotated.shape[0]) != self._frame_size:
+                # OpenCV's writer silently drops a frame of another size, so fit it to the first.
+                annotated = cv2.resize(annotated, self._frame_size, interpolation=cv2.INTER_AREA)
             self._writer.write(annotated)
             self._video_frames += 1
         if self._json_file is not None:
@@ -566,17 +574,18 @@ def _check_frame_size(final: Path, width: int, height: int) -> None:
 
 
 def _check_video_written(temporary: Path, final: Path, frames: int) -> None:
-    """Raise WriteFailedError unless the video at ``temporary`` reads back with ``frames`` frames.
+    """Raise WriteFailedError when the video at ``temporary`` reads back with fewer than ``frames`` frames.
 
     OpenCV's VideoWriter reports no write errors, so on a full disk it leaves an empty or
-    truncated file, and only reading the file back shows that.
+    truncated file, and only reading the file back shows that. One frame more than counted is
+    fine: Ctrl-C can arrive after ``write`` stored a frame and before the count went up.
     """
     capture = cv2.VideoCapture(str(temporary))
     try:
         written = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) if capture.isOpened() else 0
     finally:
         capture.release()
-    if written == frames:
+    if written >= frames:
         return
 
     logger.debug("%s reads back with %d of %d frames", temporary, written, frames)

@@ -705,3 +705,57 @@ def test_video_interrupt_keeps_frames(recognizer, clip, gallery_path, tmp_path, 
     assert code == 130
     assert "interrupted. The outputs contain the 2 frames processed before Ctrl-C" in capsys.readouterr().err
     assert len(json_path.read_text().splitlines()) == 2
+
+
+def test_video_interrupt_before_first_frame(recognizer, clip, gallery_path, tmp_path, monkeypatch, capsys):
+    # Ctrl-C while a camera is still starting: nothing is kept, and the video is not blamed.
+    path, _ = clip
+
+    def interrupted_process_frame(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(siamese.video, "_process_frame", interrupted_process_frame)
+    output = tmp_path / "out"
+
+    code = _video_cli(recognizer, path, gallery_path, "--output", str(output))
+
+    err = capsys.readouterr().err
+    assert code == 130
+    assert "no readable frames" not in err
+    assert not output.exists() or list(output.iterdir()) == []
+
+
+def _write_frames(path: Path, sizes: list[tuple[int, int]]) -> "siamese.video._FrameOutputs":
+    outputs = siamese.video._FrameOutputs(path, None, fps=10.0)
+    for index, (width, height) in enumerate(sizes):
+        outputs.write(np.full((height, width, 3), 40 * index, dtype=np.uint8), {"frame": index})
+    return outputs
+
+
+def test_video_frame_size_change_kept(tmp_path):
+    # OpenCV's writer drops a frame of another size without an error; it is resized instead.
+    path = tmp_path / "v.avi"
+    outputs = _write_frames(path, [(64, 48), (128, 96), (64, 48)])
+
+    outputs.close()
+    outputs.commit()
+
+    capture = cv2.VideoCapture(str(path))
+    assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 3
+    capture.release()
+
+
+@pytest.mark.parametrize(("counted", "accepted"), [(2, True), (3, True), (4, False)])
+def test_video_read_back_allows_extra_frame(tmp_path, monkeypatch, counted, accepted):
+    # A Ctrl-C right after write() leaves one frame more than counted; fewer means a short file.
+    monkeypatch.setattr(siamese.video, "_free_bytes", lambda folder: 10**12)
+    path = tmp_path / "v.avi"
+    outputs = _write_frames(path, [(64, 48)] * 3)
+    outputs.close()
+
+    if accepted:
+        siamese.video._check_video_written(outputs._temporary_video, path, counted)
+    else:
+        with pytest.raises(WriteFailedError, match="stored 3 of 4 frames"):
+            siamese.video._check_video_written(outputs._temporary_video, path, counted)
+    outputs.discard()
