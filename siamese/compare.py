@@ -448,10 +448,6 @@ def _reject_run_file(path: Path, problem: str):
         f"The run file {path} is invalid: {problem}. Delete the file, and the next run of the same "
         f"command trains that run again."
     )
-    try:
-        return math.isfinite(float(value))
-    except OverflowError:
-        return False
 
 
 def default_jobs(planned_runs: int) -> int:

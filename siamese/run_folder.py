@@ -53,6 +53,10 @@ def lock_output_folder(out_dir: str | os.PathLike, command: str = "siamese train
     it, then the folders it created if they are empty, so a rejected command leaves the file
     system as it found it.
 
+    NOTE: when two commands start on a missing folder at the same instant, the one that created
+    the lock file can lose the lock to the other, and neither then removes the file or the
+    folders. Later commands ignore a lock file that nobody holds.
+
     Raises:
         FileExistsError: another process holds the lock; the message names its command and
             process id.
