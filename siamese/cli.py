@@ -146,8 +146,8 @@ def quiet_library_logs(verbose: bool) -> None:
     """Hide OpenCV's warnings and FFmpeg's messages, unless ``verbose`` or the user set their levels.
 
     Without this, a missing camera prints OpenCV's "can't open camera by index" and a corrupt
-    .mp4 prints FFmpeg's "moov atom not found" before the command's own error, which says the
-    same and names the fix. OpenCV's own errors stay visible. ``siamese -v`` keeps the library
+    .mp4 prints FFmpeg's "moov atom not found" before the command's own error, which reports the
+    same failure and names the fix. OpenCV's own errors stay visible. ``siamese -v`` keeps the library
     defaults, and ``OPENCV_LOG_LEVEL`` or ``OPENCV_FFMPEG_LOGLEVEL`` set in the environment win.
     """
     if verbose:

@@ -54,7 +54,7 @@ MAX_SEEDS = 1000
 #: Maximum number of learning rates per sweep: ten rates per decade over ten decades, far more than the few
 #: rates per decade that a sensitivity sweep samples.
 MAX_LEARNING_RATES = 100
-#: Maximum number of runs (optimizers × learning rates × seeds × folds) per comparison. The report holds every
+#: Maximum number of runs (optimizers × learning rates × seeds × folds) per comparison. The report keeps every
 #: run record, each with an ROC curve of up to a few thousand points, in memory at once, and
 #: 10000 runs of a minute each already take about a week (an estimate for the default settings).
 MAX_RUNS = 10_000

@@ -39,7 +39,7 @@ MAX_BATCH_IMAGES = 1024
 #: linear layer cannot output more independent values than it reads.
 MAX_EMBEDDING_DIM = 4096
 #: Largest blended_identities. Blends are built in memory as blended_identities × 10 images of
-#: height × width float32 values (about 100 MB for 1000 at 56×46), and 1000 exceeds the 595
+#: height × width float32 values, about 100 MB for 1000 at 56×46. Also, 1000 exceeds the 595
 #: distinct pairs of the 35 AT&T training people, so more blends would only repeat pairs.
 MAX_BLENDED_IDENTITIES = 1000
 

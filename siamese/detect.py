@@ -189,7 +189,7 @@ def suppress_overlaps(detections: list[Detection], max_overlap: float = DEFAULT_
     """Drop each box that overlaps a stronger kept box by more than ``max_overlap``, sorted left to right.
 
     Boxes are visited from the highest score down, so a box is compared only with stronger
-    ones; equal scores (or no scores) go to the larger box, then to the leftmost, then the
+    ones. Equal scores (or no scores) go to the larger box, then to the leftmost, then the
     topmost, so the result never depends on the input order. The overlap is
     :func:`overlap_fraction`, the intersection over the smaller box's area, because a weak
     box that lies inside a face box has a small IoU with it.

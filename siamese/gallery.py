@@ -237,7 +237,7 @@ ALLOWED_FORMAT_CHARACTERS = frozenset("\u200c\u200d")
 #: usually prints like the name without it. They include variation selectors, U+034F COMBINING
 #: GRAPHEME JOINER and the Hangul fillers U+3164 and U+FFA0.
 #: NOTE: ideographic variation selectors (U+E0100 to U+E01EF) do change the glyph of the kanji
-#: before them, and some Japanese personal names use them; such names are rejected too.
+#: before them. Some Japanese personal names use them, and such names are rejected too.
 DEFAULT_IGNORABLE_RANGES = (
     (0x00AD, 0x00AD), (0x034F, 0x034F), (0x061C, 0x061C), (0x115F, 0x1160), (0x17B4, 0x17B5),
     (0x180B, 0x180F), (0x200B, 0x200F), (0x202A, 0x202E), (0x2060, 0x206F), (0x3164, 0x3164),

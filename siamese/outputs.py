@@ -34,7 +34,7 @@ def protected_inputs(
 
     Args:
         sources: ``(path, kind)`` pairs such as ``(photo, "input photo")``.
-        gallery: the gallery file; its SQLite sidecar files are protected too, under both the
+        gallery: the gallery file. Its SQLite sidecar files are protected too, under both the
             given path and the real one, because SQLite names them after the file it opened.
         model: the ``model.keras`` file; its folder's ``metrics.json`` is protected too.
     """

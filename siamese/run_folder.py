@@ -126,7 +126,7 @@ def _acquire(descriptor: int, out_dir: Path, command: str) -> None:
     """Take the exclusive lock on ``descriptor`` without waiting.
 
     Raises:
-        FileExistsError: another process holds it; the message names the holder from the file.
+        FileExistsError: another process has the lock; the message names that process from the file.
     """
     try:
         fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)

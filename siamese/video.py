@@ -496,7 +496,7 @@ class _FrameOutputs:
         """Finish the temporary files; safe to call twice.
 
         Raises:
-            WriteFailedError: the disk is full, read-only or over quota, or the video holds
+            WriteFailedError: the disk is full, read-only or over quota, or the video contains
                 fewer frames than were written. The caller discards the files.
         """
         writer, self._writer = self._writer, None
